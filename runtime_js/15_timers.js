@@ -1,0 +1,81 @@
+// Timers driven by the host: each step fires the timers that are due and tells the host when
+// the next one is, so the host schedules the next step (mini-racer's own setTimeout, built on
+// Atomics.waitAsync, throws for a delay of 0 and never fires without one).
+// Timers belong to the execution that set them and die with it.
+
+const TIMERS_MAX_PER_EXECUTION = 1000;
+let timerSeq = 0;
+const timers = new SafeMap(); // id -> {at, fn, args, repeat, owner}
+
+function addTimer(fn, delay, args, repeat) {
+  const owner = activeExecution();
+  if (owner === null) throw new ErrorCtor("timers can only be set while an execution runs");
+  if (typeof fn !== "function") throw new TypeErrorCtor('The "callback" argument must be of type function');
+  if (owner.timerCount >= TIMERS_MAX_PER_EXECUTION) throw new RangeErrorCtor("too many timers in one execution");
+  let ms = NumberCtor(delay);
+  if (!(ms >= 1) || !NumberIsFinite(ms)) ms = repeat ? 1 : 0;
+  const id = ++timerSeq;
+  owner.timerCount++;
+  timers.set(id, { at: DateNow() + ms, fn, args, repeat: repeat ? ms : 0, owner });
+  return id;
+}
+
+function clearTimer(id) {
+  const t = timers.get(NumberCtor(id));
+  if (t !== undefined) { t.owner.timerCount--; timers.delete(NumberCtor(id)); }
+}
+
+function clearTimersOf(owner) {
+  const ids = timers.keys();
+  for (let i = 0; i < ids.length; i++) {
+    if (timers.get(ids[i]).owner === owner) timers.delete(ids[i]);
+  }
+  owner.timerCount = 0;
+}
+
+// Runs every due timer (each with its owner active); returns ms until the next one, or -1.
+function fireDueTimers() {
+  const now = DateNow();
+  const ids = timers.keys();
+  let next = -1;
+  for (let i = 0; i < ids.length; i++) {
+    const t = timers.get(ids[i]);
+    if (t === undefined) continue;
+    if (t.at > now) {
+      if (next === -1 || t.at - now < next) next = t.at - now;
+      continue;
+    }
+    if (t.repeat) t.at = now + t.repeat; else { timers.delete(ids[i]); t.owner.timerCount--; }
+    runAs(t.owner, t.fn, t.args);
+  }
+  return next;
+}
+
+function nextTimerDelay() {
+  const ids = timers.keys();
+  if (ids.length === 0) return -1;
+  const now = DateNow();
+  let next = -1;
+  for (let i = 0; i < ids.length; i++) {
+    const d = MathMax(0, timers.get(ids[i]).at - now);
+    if (next === -1 || d < next) next = d;
+  }
+  return next;
+}
+
+function defineGlobalFunction(name, fn) {
+  ObjectDefineProperty(globalThis, name, { value: fn, writable: true, configurable: true, enumerable: false });
+}
+
+defineGlobalFunction("setTimeout", function setTimeout(fn, delay, ...args) { return addTimer(fn, delay, args, false); });
+defineGlobalFunction("setInterval", function setInterval(fn, delay, ...args) { return addTimer(fn, delay, args, true); });
+defineGlobalFunction("setImmediate", function setImmediate(fn, ...args) { return addTimer(fn, 0, args, false); });
+defineGlobalFunction("clearTimeout", function clearTimeout(id) { clearTimer(id); });
+defineGlobalFunction("clearInterval", function clearInterval(id) { clearTimer(id); });
+defineGlobalFunction("clearImmediate", function clearImmediate(id) { clearTimer(id); });
+defineGlobalFunction("queueMicrotask", function queueMicrotask(fn) {
+  if (typeof fn !== "function") throw new TypeErrorCtor('The "callback" argument must be of type function');
+  const owner = activeExecution();
+  PromisePrototypeThen(PromiseResolve(undefined), () => runAs(owner, fn, []));
+});
+try { delete globalThis.__timer_manager; } catch (_) { /* not present without the package's Python layer */ }

@@ -1,0 +1,209 @@
+// The step protocol between the host (sandbox/isolate.py) and this isolate. One call of the
+// step function takes everything the host queued (jobs, I/O replies, cancellations) from the
+// shared input buffer and returns, as one JSON string, every finished job, every I/O request
+// and the delay until the next timer. Jobs run one at a time, in arrival order, so logs and
+// timers always belong to the execution that is running.
+
+const host = {
+  wake: globalThis.__actionhost_wake,
+  inbuf: globalThis.__actionhost_inbuf,
+  token: null,
+  inStep: false,
+  notified: false,
+  pendingInput: "",
+  done: [],
+  io: [],
+  requeue: [],
+  retire: "",
+  queue: [],
+  jobKinds: new SafeMap(),
+  ioWaiters: new SafeMap(),
+  ioSeq: 0,
+};
+delete globalThis.__actionhost_wake;
+delete globalThis.__actionhost_inbuf;
+const inHeader = new Int32ArrayCtor(host.inbuf, 0, 2);
+const inText = new Uint16ArrayCtor(host.inbuf, 8);
+
+let active = null; // the execution running now
+function activeExecution() { return active; }
+
+const LOGS_MAX_BYTES = 256 * 1024;
+const LOGS_TRUNCATED = "[logs truncated: this execution's output exceeded 256 KiB]";
+
+function logSink(level, text) {
+  const exec = active;
+  if (exec === null || exec.finished) return;
+  if (exec.logBytes >= LOGS_MAX_BYTES) return;
+  exec.logBytes += text.length + 1;
+  if (exec.logBytes >= LOGS_MAX_BYTES) text = LOGS_TRUNCATED;
+  ArrayPrototypePush(exec.logs, [level, text]);
+}
+
+function runAs(owner, fn, args) {
+  if (owner === null || owner.finished) return;
+  try {
+    ReflectApply(fn, undefined, args);
+  } catch (err) {
+    owner.abort(err);
+  }
+}
+
+function notifyHost() {
+  if (host.inStep || host.notified) return;
+  host.notified = true;
+  host.wake();
+}
+
+// A host call from inside an execution (fetch, cache on a shared store, ...): resolved by a
+// later step's `io` reply.
+function hostCall(kind, args) {
+  const exec = active;
+  const id = ++host.ioSeq;
+  return new PromiseCtor((resolve, reject) => {
+    host.ioWaiters.set(id, { resolve, reject, exec });
+    ArrayPrototypePush(host.io, [id, kind, args]);
+    notifyHost();
+  });
+}
+
+function registerJobKind(kind, handler) { host.jobKinds.set(kind, handler); }
+
+function readInput() {
+  const length = inHeader[0];
+  const more = inHeader[1];
+  inHeader[0] = 0;
+  if (length === 0) return "";
+  let text = "";
+  for (let i = 0; i < length; i += 8192) {
+    text += ReflectApply(StringFromCharCode, null, TypedArrayPrototypeSubarray(inText, i, MathMin(length, i + 8192)));
+  }
+  if (more) { host.pendingInput += text; return ""; }
+  text = host.pendingInput + text;
+  host.pendingInput = "";
+  return text;
+}
+
+function finishJob(exec, result) {
+  if (exec.finished) return;
+  exec.finished = true;
+  clearTimersOf(exec);
+  ArrayPrototypePush(host.done, [exec.id, result]);
+  if (active === exec) active = null;
+  notifyHost();
+  startNextJob();
+}
+
+function startNextJob() {
+  while (active === null && host.queue.length > 0) {
+    const exec = ArrayPrototypeShift(host.queue);
+    if (host.retire !== "") { ArrayPrototypePush(host.requeue, exec.id); continue; }
+    const handler = host.jobKinds.get(exec.kind);
+    if (handler === undefined) {
+      finishJob(exec, { status: "failed", error: { class: "platform_error", message: "unknown job kind " + exec.kind } });
+      continue;
+    }
+    active = exec;
+    let running;
+    try {
+      running = PromiseResolve(handler.run(exec));
+    } catch (err) {
+      running = PromiseResolve({ status: "failed", error: { class: "platform_error", message: errorMessage(err) } });
+    }
+    PromisePrototypeThen(running, (result) => finishJob(exec, result),
+      (err) => finishJob(exec, { status: "failed", error: { class: "platform_error", message: errorMessage(err) } }));
+  }
+}
+
+function newExecution(id, kind, payload) {
+  const exec = {
+    id, kind, payload, finished: false, logs: [], logBytes: 0, timerCount: 0,
+    abortWith: null,
+    abort(err) { if (!this.finished && this.abortWith !== null) this.abortWith(err); },
+  };
+  return exec;
+}
+
+function handleInput(msg) {
+  if (msg.install !== undefined) {
+    const handler = host.jobKinds.get(msg.install.kind);
+    if (handler === undefined) throw new ErrorCtor("unknown job kind " + msg.install.kind);
+    if (typeof msg.install.buffer_budget === "number") BUFFER_BUDGET = msg.install.buffer_budget;
+    handler.install(msg.install);
+  }
+  if (msg.io !== undefined) {
+    for (let i = 0; i < msg.io.length; i++) {
+      const [id, ok, value] = msg.io[i];
+      const waiter = host.ioWaiters.get(id);
+      if (waiter === undefined) continue;
+      host.ioWaiters.delete(id);
+      if (waiter.exec === null || waiter.exec.finished) continue;
+      if (ok) waiter.resolve(value); else waiter.reject(new ErrorCtor(StringCtor(value)));
+    }
+  }
+  if (msg.cancel !== undefined) {
+    for (let i = 0; i < msg.cancel.length; i++) cancelJob(msg.cancel[i][0], msg.cancel[i][1]);
+  }
+  if (msg.jobs !== undefined) {
+    for (let i = 0; i < msg.jobs.length; i++) {
+      const [id, kind, payload] = msg.jobs[i];
+      ArrayPrototypePush(host.queue, newExecution(id, kind, payload));
+    }
+  }
+}
+
+function cancelJob(id, reason) {
+  if (active !== null && active.id === id) {
+    const err = new ErrorCtor(reason);
+    err.actionhostTimeout = true;
+    active.abort(err);
+    return;
+  }
+  for (let i = 0; i < host.queue.length; i++) {
+    if (host.queue[i].id === id) {
+      ArrayPrototypeSplice(host.queue, i, 1);
+      ArrayPrototypePush(host.done, [id, { status: "failed", error: { class: "action_timeout", message: reason } }]);
+      return;
+    }
+  }
+}
+
+function retireIsolate(reason) { if (host.retire === "") host.retire = reason; }
+
+function step(token) {
+  if (host.token === null) host.token = token;
+  else if (token !== host.token) throw new ErrorCtor("step refused");
+  if (host.inStep) throw new ErrorCtor("step refused");
+  host.inStep = true;
+  host.notified = false;
+  let failure = null;
+  try {
+    const text = readInput();
+    if (text !== "") handleInput(JSONParse(text));
+    fireDueTimers();
+    startNextJob();
+  } catch (err) {
+    failure = errorMessage(err);
+  } finally {
+    host.inStep = false;
+  }
+  const out = { done: host.done, io: host.io, timer: nextTimerDelay(), active: active === null ? -1 : active.id };
+  if (failure !== null) out.failure = failure;
+  if (host.requeue.length > 0) out.requeue = host.requeue;
+  if (host.retire !== "") out.retire = host.retire;
+  host.done = [];
+  host.io = [];
+  host.requeue = [];
+  let reply;
+  try {
+    reply = JSONStringify(out);
+  } catch (err) {
+    // a result that cannot be serialised (BigInt, cycle) is reported, never dropped silently
+    reply = JSONStringify({ done: [], io: [], timer: -1, active: -1, failure: "step output not serialisable: " + errorMessage(err) });
+  }
+  return reply;
+}
+
+ObjectDefineProperty(globalThis, "__actionhost_step", {
+  value: step, writable: false, configurable: false, enumerable: false,
+});

@@ -1,0 +1,153 @@
+// The post-login flow runner: bound actions in order, each with a fresh deep copy of the event
+// and its own api; every api call recorded as a command; deny stops after the current action,
+// a redirect suspends; an uncaught error or a timeout fails that action and drops its commands.
+// One JSON-ready result per execution; merging the commands is the host's job.
+
+const flow = { actions: [], trigger: "" };
+
+function installFlow(config) {
+  flow.trigger = StringCtor(config.trigger || "post-login");
+  flow.actions = [];
+  const list = config.actions || [];
+  for (let i = 0; i < list.length; i++) {
+    const a = list[i];
+    ArrayPrototypePush(flow.actions, {
+      name: StringCtor(a.name),
+      module: { name: StringCtor(a.name), code: StringCtor(a.code), state: "new", exports: undefined, error: undefined },
+      secrets: isPlainObject(a.secrets) ? a.secrets : {},
+    });
+  }
+}
+
+const HANDLERS = { execute: "onExecutePostLogin", continue: "onContinuePostLogin" };
+
+function handlerOf(action, which) {
+  const exported = loadModule(action.module);
+  if (exported === null || (typeof exported !== "object" && typeof exported !== "function")) {
+    throw new TypeErrorCtor("Action code must export an object (module.exports) with a function '" + which + "'");
+  }
+  const handler = exported[which];
+  if (typeof handler !== "function") {
+    throw new TypeErrorCtor("Handler '" + which + "' is not a function. Make sure the action code contains `exports." + which + " = async (event, api) => { ... }`");
+  }
+  return handler;
+}
+
+// Keys come from user code ("__proto__" included): define, never assign.
+function setOwn(target, key, value) {
+  ObjectDefineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
+}
+
+function applyMetadataPatch(target, patch) {
+  const keys = ObjectKeys(patch);
+  for (let i = 0; i < keys.length; i++) {
+    const v = patch[keys[i]];
+    if (v === null) delete target[keys[i]];
+    else setOwn(target, keys[i], jsonClone(v));
+  }
+}
+
+function actionEvent(eventText, state, action) {
+  const event = JSONParse(eventText);
+  if (!isPlainObject(event.user)) event.user = {};
+  if (!isPlainObject(event.user.app_metadata)) event.user.app_metadata = {};
+  if (!isPlainObject(event.user.user_metadata)) event.user.user_metadata = {};
+  applyMetadataPatch(event.user.app_metadata, state.appMetadata);
+  applyMetadataPatch(event.user.user_metadata, state.userMetadata);
+  if (!isPlainObject(event.transaction)) event.transaction = {};
+  event.transaction.metadata = jsonClone(state.transactionMetadata);
+  event.secrets = jsonClone(action.secrets);
+  return event;
+}
+
+function describeError(err, action) {
+  const message = errorMessage(err);
+  const stack = fileStack(errorStack(err), action.name);
+  const out = { message };
+  if (stack !== undefined) out.stack = stack;
+  return out;
+}
+
+function logsSince(exec, from) {
+  const entries = ArrayPrototypeSlice(exec.logs, from);
+  const lines = [];
+  for (let i = 0; i < entries.length; i++) ArrayPrototypePush(lines, entries[i][1]);
+  return lines.length ? ArrayPrototypeJoin(lines, "\n") + "\n" : "";
+}
+
+function raceAbort(exec, promise) {
+  return new PromiseCtor((resolve, reject) => {
+    exec.abortWith = reject;
+    PromisePrototypeThen(promise, resolve, reject);
+  });
+}
+
+async function runPostLogin(exec) {
+  const payload = exec.payload;
+  const eventText = JSONStringify(payload.event);
+  const resume = payload.resume || null;
+  const start = resume ? NumberCtor(resume.index) : 0;
+  const state = {
+    appMetadata: ObjectCreate(null), userMetadata: ObjectCreate(null),
+    transactionMetadata: (payload.event && payload.event.transaction && isPlainObject(payload.event.transaction.metadata))
+      ? payload.event.transaction.metadata : {},
+    denied: false, redirected: false,
+  };
+  const results = [];
+  let status = "completed";
+  let error = null;
+  for (let i = start; i < flow.actions.length; i++) {
+    const action = flow.actions[i];
+    const which = resume && i === start ? HANDLERS.continue : HANDLERS.execute;
+    const record = { name: action.name, status: "ok", started_at: DatePrototypeToISOString(new DateCtor(DateNow())), duration_ms: 0, commands: [] };
+    const logFrom = exec.logs.length;
+    const began = DateNow();
+    const ctx = { exec, state, record, event: null, action, index: i, continuing: which === HANDLERS.continue };
+    try {
+      const handler = handlerOf(action, which);
+      const event = actionEvent(eventText, state, action);
+      ctx.event = event;
+      const api = makePostLoginApi(ctx);
+      if (ObjectPrototypeToString(handler) !== "[object AsyncFunction]") {
+        logSink("warn", "Warning: " + which + " of action '" + action.name + "' is not an async function; it was run as a plain function.");
+      }
+      await raceAbort(exec, PromiseResolve(ReflectApply(handler, undefined, [event, api])));
+      const tampered = checkIntrinsics();
+      if (tampered !== null) {
+        retireIsolate(tampered);
+        throw new ErrorCtor("Action modified the built-in " + tampered + ", which actions share with the runtime; the change was discarded");
+      }
+    } catch (err) {
+      const timedOut = err !== null && typeof err === "object" && err.actionhostTimeout === true;
+      record.status = timedOut ? "timeout" : "error";
+      record.commands = [];
+      record.error = describeError(err, action);
+      error = { action: action.name, class: timedOut ? "action_timeout" : "action_error", message: record.error.message };
+      if (record.error.stack !== undefined) error.stack = record.error.stack;
+      status = "failed";
+    }
+    exec.abortWith = null;
+    record.duration_ms = DateNow() - began;
+    record.logs = logsSince(exec, logFrom);
+    ArrayPrototypePush(results, record);
+    if (status === "failed") break;
+    foldMetadata(state, record.commands);
+    if (state.denied) { status = "denied"; break; }
+    if (state.redirected) { status = "redirect"; break; }
+  }
+  const out = { status, actions: results, transaction_metadata: state.transactionMetadata };
+  if (error !== null) out.error = error;
+  if (status === "redirect") out.resume_index = start + results.length - 1;
+  return out;
+}
+
+// Later actions see the metadata queued by earlier ones (the setting action does not).
+function foldMetadata(state, commands) {
+  for (let i = 0; i < commands.length; i++) {
+    const c = commands[i];
+    if (c[0] === "user.setAppMetadata") setOwn(state.appMetadata, c[1], c[2]);
+    else if (c[0] === "user.setUserMetadata") setOwn(state.userMetadata, c[1], c[2]);
+  }
+}
+
+registerJobKind("post-login", { install: installFlow, run: runPostLogin });

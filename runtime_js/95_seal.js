@@ -1,0 +1,100 @@
+// Snapshot of the built-ins user code shares with the runtime, taken after every runtime file
+// has installed its globals. After each action the flow runner compares: an action that
+// replaced one of them (or planted a property on a shared prototype) has its execution failed
+// and the isolate retired, so the next execution starts with clean built-ins.
+
+const SEALED = [];
+// `only` limits the check to those keys (globalThis: new globals are allowed, since sloppy-mode
+// actions create them by assignment); otherwise new or deleted keys count as changes too.
+function sealOwnProperties(object, label, only) {
+  const keys = only === undefined ? ReflectOwnKeys(object) : only;
+  const dataKeys = [], dataValues = [], accessorKeys = [], accessorGetters = [];
+  for (let i = 0; i < keys.length; i++) {
+    const d = ReflectGetOwnPropertyDescriptor(object, keys[i]);
+    if (d === undefined) continue;
+    if (ObjectPrototypeHasOwnProperty(d, "value")) { ArrayPrototypePush(dataKeys, keys[i]); ArrayPrototypePush(dataValues, d.value); }
+    else { ArrayPrototypePush(accessorKeys, keys[i]); ArrayPrototypePush(accessorGetters, d.get); }
+  }
+  ArrayPrototypePush(SEALED, {
+    object, label, count: only === undefined ? keys.length : -1,
+    dataKeys, dataValues, accessorKeys, accessorGetters, proto: ObjectGetPrototypeOf(object),
+  });
+}
+
+// The built-ins ordinary action code leans on, and whose replacement would change what later
+// executions' code computes. The runtime itself never uses them (00_primordials.js).
+const SEALED_GLOBALS = ["Object", "Function", "Array", "String", "Number", "Boolean", "Symbol", "BigInt",
+  "Promise", "JSON", "Reflect", "Proxy", "Math", "Date", "RegExp", "Error", "TypeError", "RangeError",
+  "SyntaxError", "Map", "Set", "WeakMap", "WeakSet", "ArrayBuffer", "SharedArrayBuffer", "Uint8Array",
+  "DataView", "parseInt", "parseFloat", "isNaN", "isFinite", "encodeURIComponent", "decodeURIComponent",
+  "encodeURI", "decodeURI", "escape", "unescape", "eval", "setTimeout", "clearTimeout", "setInterval",
+  "clearInterval", "queueMicrotask", "URL", "URLSearchParams", "TextEncoder", "TextDecoder", "atob", "btoa",
+  "crypto", "undefined", "NaN", "Infinity", "globalThis"];
+// [object, label, keys-to-check or undefined for all keys plus a check for planted keys]. A
+// planted key on Object.prototype shows up in every event object of every later execution; on
+// the others it is checked by identity only (counting keys of the big prototypes costs ~1 us each).
+const allKeys = (object) => ReflectOwnKeys(object);
+const SEALED_OBJECTS = [
+  [globalThis, "globalThis", SEALED_GLOBALS],
+  [Object.prototype, "Object.prototype"], [Function.prototype, "Function.prototype"],
+  [JSON, "JSON"], [Promise, "Promise"], [Promise.prototype, "Promise.prototype"], [Array, "Array"],
+  [Object, "Object", allKeys(Object)], [Array.prototype, "Array.prototype", allKeys(Array.prototype)],
+  [String.prototype, "String.prototype", allKeys(String.prototype)], [Reflect, "Reflect", allKeys(Reflect)],
+];
+
+// Returns "Label.key" of the first built-in that changed, or null. Runs after every action, so
+// the comparisons are compiled once into straight-line code with named property loads (a loop
+// of keyed loads over these objects costs ~10 us per call; this costs well under 1 us).
+let compiledCheck = null;
+function compileCheck() {
+  const lines = [];
+  const args = [];
+  for (let i = 0; i < SEALED.length; i++) {
+    const s = SEALED[i];
+    const o = "s[" + i + "].object";
+    ArrayPrototypePush(lines, "if (getProto(" + o + ") !== s[" + i + "].proto) return " + i + " * 100000 - 1;");
+    if (s.count !== -1) ArrayPrototypePush(lines, "if (ownKeys(" + o + ").length !== " + s.count + ") return " + i + " * 100000 - 2;");
+    ArrayPrototypePush(lines, "{ const o = " + o + ", v = s[" + i + "].dataValues, k = s[" + i + "].dataKeys;");
+    for (let k = 0; k < s.dataKeys.length; k++) {
+      const key = s.dataKeys[k];
+      const access = typeof key === "string" && RegExpPrototypeTest(/^[A-Za-z_$][A-Za-z0-9_$]*$/, key) ? "o." + key : "o[k[" + k + "]]";
+      ArrayPrototypePush(lines, "{ const x = " + access + ", y = v[" + k + "]; if (x !== y && (x === x || y === y)) return " + (i * 100000 + k) + "; }");
+    }
+    ArrayPrototypePush(lines, "}");
+  }
+  ArrayPrototypePush(lines, "return -3;");
+  ArrayPrototypePush(args, "s", "getProto", "ownKeys", ArrayPrototypeJoin(lines, "\n"));
+  const fn = ReflectApply(FunctionCtor, undefined, args);
+  return () => fn(SEALED, ObjectGetPrototypeOf, ReflectOwnKeys);
+}
+
+function checkIntrinsics() {
+  const code = compiledCheck();
+  if (code === -3) {
+    for (let i = 0; i < SEALED.length; i++) {
+      const s = SEALED[i];
+      for (let k = 0; k < s.accessorKeys.length; k++) {
+        const d = ReflectGetOwnPropertyDescriptor(s.object, s.accessorKeys[k]);
+        if (d === undefined || d.get !== s.accessorGetters[k]) return s.label + "." + StringCtor(s.accessorKeys[k]);
+      }
+    }
+    return null;
+  }
+  const s = SEALED[MathFloor((code + 2) / 100000)];
+  if (code % 100000 === 99999) return s.label + ".__proto__";
+  if (code % 100000 === 99998) return describeKeyChange(s);
+  return s.label + "." + StringCtor(s.dataKeys[code % 100000]);
+}
+
+function describeKeyChange(s) {
+  const keys = ReflectOwnKeys(s.object);
+  for (let k = 0; k < keys.length; k++) {
+    if (ArrayPrototypeIndexOf(s.dataKeys, keys[k]) === -1 && ArrayPrototypeIndexOf(s.accessorKeys, keys[k]) === -1) {
+      return s.label + "." + StringCtor(keys[k]);
+    }
+  }
+  return s.label + " (a property was deleted)";
+}
+
+for (let i = 0; i < SEALED_OBJECTS.length; i++) sealOwnProperties(SEALED_OBJECTS[i][0], SEALED_OBJECTS[i][1], SEALED_OBJECTS[i][2]);
+compiledCheck = compileCheck();

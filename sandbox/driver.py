@@ -1,0 +1,283 @@
+"""Thin driver over mini-racer's C entry points: one V8 isolate, strings in and out.
+
+Why not the package's own Python API: its `JSPromise`, `JSFunction`, `wrap_py_function` and
+object mapping make blocking calls into the isolate from the event-loop thread (a busy isolate
+freezes the loop) and read hostile JS objects (a throwing getter aborts the process). Here the
+only things that cross are: source strings we choose (constant, so V8's compilation cache
+absorbs them), string results, a SharedArrayBuffer whose memory Python writes the step input
+into, and an argument-less wake call from JS.
+
+Results are converted on the isolate's own thread inside the C callback (which holds the GIL)
+and handed to the asyncio loop with `call_soon_threadsafe`; nothing here ever waits for the
+isolate on the loop thread, except `call_sync`, used only on a fresh isolate during setup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import itertools
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from py_mini_racer._dll import MR_CALLBACK, init_mini_racer
+
+# Value type tags of mini-racer 0.14.1 (src/v8_py_frontend/binary_value.h).
+_NULL, _BOOL, _INTEGER, _DOUBLE, _STR_UTF8, _UNDEFINED = 1, 2, 3, 4, 5, 11
+_SHARED_ARRAY_BUFFER, _ARRAY_BUFFER = 101, 102
+_ERRORS = {
+    200: "execute",
+    201: "parse",
+    202: "oom",
+    203: "timeout",
+    204: "terminated",
+    205: "value",
+    206: "key",
+}
+
+# V8 flags, set once per process before the first isolate. --single-threaded keeps GC and
+# compilation on each isolate's own thread (no shared V8 worker pool across tenants).
+V8_FLAGS = ("--single-threaded",)
+
+
+class JSError(Exception):
+    """JS threw, was terminated, or ran out of memory; `kind` is one of _ERRORS' values."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+        self.message = message
+
+
+class StepTimeout(Exception):
+    """An eval did not answer before its deadline (the isolate may be spinning)."""
+
+
+_dll: Any = None
+_dll_lock = threading.Lock()
+
+
+def library() -> Any:
+    """The loaded libmini_racer with V8 initialised (once per process)."""
+    global _dll
+    with _dll_lock:
+        if _dll is None:
+            _dll = init_mini_racer(flags=V8_FLAGS, ignore_duplicate_init=True)
+        return _dll
+
+
+class Isolate:
+    """One V8 isolate (with its own native thread) driven without blocking the loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, on_wake: Callable[[], None]) -> None:
+        self._dll = library()
+        self._loop = loop
+        self._on_wake = on_wake
+        self._ids = itertools.count(1)
+        self._handlers: dict[int, Callable[[Any], None]] = {}
+        self._code: dict[str, Any] = {}
+        self._buffers: list[Any] = []  # raw handles keeping SharedArrayBuffers alive
+        self._callback = MR_CALLBACK(self._dispatch)  # must outlive the context
+        self._ctx = self._dll.mr_init_context(self._callback)
+        self.closed = False
+
+    # -- callbacks: these run on the isolate thread with the GIL held ----------------------
+
+    def _dispatch(self, callback_id: int, raw: Any) -> None:
+        handler = self._handlers.get(callback_id)
+        if handler is None:  # a late answer to an abandoned eval
+            self._dll.mr_free_value(self._ctx, raw)
+            return
+        handler(raw)
+
+    def _convert(self, raw: Any) -> Any:
+        """Turn a result into str/int/float/bool/None/JSError; anything else is refused."""
+        c = raw.contents
+        t = c.type
+        try:
+            if t == _STR_UTF8:
+                return ctypes.string_at(c.value.value_ptr, c.len).decode("utf-8", "replace")
+            if t == _INTEGER:
+                return int(c.value.int_val)
+            if t == _BOOL:
+                return bool(c.value.int_val)
+            if t == _DOUBLE:
+                return float(c.value.double_val)
+            if t in (_NULL, _UNDEFINED):
+                return None
+            if t in _ERRORS:
+                text = ctypes.string_at(c.value.value_ptr, c.len).decode("utf-8", "replace")
+                return JSError(_ERRORS[t], text)
+            return JSError("value", f"unexpected result type {t}")
+        finally:
+            self._dll.mr_free_value(self._ctx, raw)
+
+    # -- evaluation ----------------------------------------------------------------------
+
+    def _code_handle(self, source: str, keep: bool) -> Any:
+        handle = self._code.get(source) if keep else None
+        if handle is None:
+            data = source.encode("utf-8")
+            handle = self._dll.mr_alloc_string_val(self._ctx, data, len(data), _STR_UTF8)
+            if keep:
+                self._code[source] = handle
+        return handle
+
+    async def eval(self, source: str, timeout: float, *, keep_source: bool = True) -> Any:
+        """Evaluate `source`; the result must be a primitive. On timeout the running JS is
+        terminated (TerminateExecution) and StepTimeout raised; if the isolate never picked
+        the task up (a spinning microtask), the caller must close the isolate."""
+        if self.closed:
+            raise JSError("terminated", "isolate closed")
+        loop = self._loop
+        future: asyncio.Future[Any] = loop.create_future()
+        callback_id = next(self._ids)
+
+        def on_result(raw: Any) -> None:
+            self._handlers.pop(callback_id, None)
+            value = self._convert(raw)
+            loop.call_soon_threadsafe(_settle, future, value)
+
+        self._handlers[callback_id] = on_result
+        handle = self._code_handle(source, keep_source)
+        task = self._dll.mr_eval(self._ctx, handle, callback_id)
+        if not keep_source:
+            self._dll.mr_free_value(self._ctx, handle)
+        timer = loop.call_later(timeout, _expire, future, timeout)
+        try:
+            value = await future
+        except BaseException:
+            self._handlers.pop(callback_id, None)
+            if not self.closed:
+                self._dll.mr_cancel_task(self._ctx, task)
+            raise
+        finally:
+            timer.cancel()
+        if isinstance(value, JSError):
+            raise value
+        return value
+
+    def call_sync(self, source: str) -> Any:
+        """Blocking eval for setup of a fresh isolate only (no user code has run yet)."""
+        done = threading.Event()
+        box: list[Any] = []
+        callback_id = next(self._ids)
+
+        def on_result(raw: Any) -> None:
+            self._handlers.pop(callback_id, None)
+            box.append(self._convert(raw))
+            done.set()
+
+        self._handlers[callback_id] = on_result
+        data = source.encode("utf-8")
+        handle = self._dll.mr_alloc_string_val(self._ctx, data, len(data), _STR_UTF8)
+        self._dll.mr_eval(self._ctx, handle, callback_id)
+        self._dll.mr_free_value(self._ctx, handle)
+        done.wait()
+        if isinstance(box[0], JSError):
+            raise box[0]
+        return box[0]
+
+    def install_wake(self, global_name: str) -> None:
+        """Put an argument-less JS->Python wake function at globalThis[global_name] (setup only;
+        the runtime takes it into a closure and deletes the global before user code runs)."""
+        callback_id = next(self._ids)
+
+        def on_wake(raw: Any) -> None:
+            self._dll.mr_free_value(self._ctx, raw)  # arguments are never read
+            self._loop.call_soon_threadsafe(self._on_wake)
+
+        self._handlers[callback_id] = on_wake
+        function = self._dll.mr_make_js_callback(self._ctx, callback_id)
+        self._set_global(global_name, function)
+
+    def new_shared_buffer(self, size: int, global_name: str) -> memoryview:
+        """Create a SharedArrayBuffer of `size` bytes at globalThis[global_name] and return its
+        memory, writable from Python (setup, or between steps when no JS runs)."""
+        done = threading.Event()
+        box: list[Any] = []
+        callback_id = next(self._ids)
+
+        def on_result(raw: Any) -> None:
+            self._handlers.pop(callback_id, None)
+            c = raw.contents
+            if c.type == _SHARED_ARRAY_BUFFER:
+                box.append(raw)  # keep the handle: it keeps the buffer alive
+            else:
+                box.append(self._convert(raw))
+            done.set()
+
+        self._handlers[callback_id] = on_result
+        source = f"globalThis[{global_name!r}] = new SharedArrayBuffer({int(size)})"
+        data = source.encode("utf-8")
+        handle = self._dll.mr_alloc_string_val(self._ctx, data, len(data), _STR_UTF8)
+        self._dll.mr_eval(self._ctx, handle, callback_id)
+        self._dll.mr_free_value(self._ctx, handle)
+        done.wait()
+        raw = box[0]
+        if isinstance(raw, JSError):
+            raise raw
+        if not hasattr(raw, "contents"):
+            raise JSError("value", "shared buffer was not created")
+        self._buffers.append(raw)
+        c = raw.contents
+        return memoryview((ctypes.c_ubyte * c.len).from_address(c.value.value_ptr)).cast("B")
+
+    def _set_global(self, name: str, value_handle: Any) -> None:
+        done = threading.Event()
+        box: list[Any] = []
+        callback_id = next(self._ids)
+
+        def on_result(raw: Any) -> None:
+            self._handlers.pop(callback_id, None)
+            box.append(raw)
+            done.set()
+
+        self._handlers[callback_id] = on_result
+        data = b"globalThis"
+        code = self._dll.mr_alloc_string_val(self._ctx, data, len(data), _STR_UTF8)
+        self._dll.mr_eval(self._ctx, code, callback_id)
+        self._dll.mr_free_value(self._ctx, code)
+        done.wait()
+        global_object = box[0]
+        key = name.encode("utf-8")
+        key_handle = self._dll.mr_alloc_string_val(self._ctx, key, len(key), _STR_UTF8)
+        result = self._dll.mr_set_object_item(self._ctx, global_object, key_handle, value_handle)
+        for h in (result, key_handle, value_handle, global_object):
+            self._dll.mr_free_value(self._ctx, h)
+
+    # -- limits and lifetime -------------------------------------------------------------
+
+    def set_heap_limits(self, hard: int, soft: int) -> None:
+        """(Re-)arm the limits; V8 terminates JS once the hard limit is seen after a GC."""
+        self._dll.mr_set_hard_memory_limit(self._ctx, hard)
+        self._dll.mr_set_soft_memory_limit(self._ctx, soft)
+
+    def hard_limit_reached(self) -> bool:
+        return (not self.closed) and bool(self._dll.mr_hard_memory_limit_reached(self._ctx))
+
+    def close(self) -> None:
+        """Destroy the isolate: terminates any JS still running (even a spinning microtask)
+        and joins its thread. Blocks ~1 ms: call it off the event loop."""
+        if self.closed:
+            return
+        self.closed = True
+        self._handlers.clear()
+        for handle in self._code.values():
+            self._dll.mr_free_value(self._ctx, handle)
+        for handle in self._buffers:
+            self._dll.mr_free_value(self._ctx, handle)
+        self._code.clear()
+        self._buffers.clear()
+        self._dll.mr_free_context(self._ctx)
+
+
+def _expire(future: asyncio.Future[Any], timeout: float) -> None:
+    if not future.done():
+        future.set_exception(StepTimeout(f"no answer within {timeout:.3f}s"))
+
+
+def _settle(future: asyncio.Future[Any], value: Any) -> None:
+    if not future.done():
+        future.set_result(value)

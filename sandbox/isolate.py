@@ -1,0 +1,360 @@
+"""One isolate loaded with the runtime and one flow, driven in batched steps with deadlines.
+
+A step is one eval of a constant source: its input (new jobs, I/O replies, cancellations) is
+written into a SharedArrayBuffer beforehand, its output is one JSON string with every finished
+job, I/O request, the delay to the next timer and the job running now. The runtime runs jobs one
+at a time, so when the isolate has to be destroyed (a loop V8 cannot interrupt, the heap limit)
+only the running job is lost; the others are handed back to be run on a fresh isolate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .driver import Isolate, JSError, StepTimeout
+from .errors import ACTION_ERROR, ACTION_TIMEOUT, PLATFORM_ERROR, failure
+
+RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime_js"
+
+
+def runtime_source(directory: Path = RUNTIME_DIR) -> str:
+    """All runtime files, in name order, as one strict-mode function body."""
+    parts = ['(function () {\n"use strict";\n']
+    for path in sorted(directory.glob("*.js")):
+        parts.append(f"// ---- {path.name}\n")
+        parts.append(path.read_text(encoding="utf-8"))
+        parts.append("\n")
+    parts.append("})();\n")
+    return "".join(parts)
+
+
+@dataclass
+class Limits:
+    """Per-isolate limits; the defaults are SPEC §5's."""
+
+    heap_hard: int = 128 * 2**20
+    heap_soft: int = 64 * 2**20
+    buffer_budget: int = 64 * 2**20
+    input_buffer: int = 256 * 1024
+    # how long a job may run past its deadline (runtime asked to cancel it) before the
+    # isolate is presumed stuck and destroyed
+    cancel_grace: float = 0.5
+    # a step that carries no long-running user code should answer in far less than this
+    idle_step_timeout: float = 2.0
+
+
+@dataclass
+class Job:
+    id: int
+    kind: str
+    payload: bytes  # JSON text, embedded as is in the step input
+    deadline: float  # loop.time()
+    future: asyncio.Future[dict[str, Any]]
+    attempts: int = 0
+    cancel_sent: bool = False
+    timer: asyncio.TimerHandle | None = field(default=None, repr=False)
+
+
+class FlowIsolate:
+    """Runs the jobs of one (tenant, flow) on one isolate; rebuilds the isolate when it breaks."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        runtime: str,
+        install: dict[str, Any],
+        limits: Limits,
+        on_recycle: Callable[[str], None] | None = None,
+        host_calls: dict[str, Callable[[Any], Awaitable[Any]]] | None = None,
+    ) -> None:
+        self._loop = loop
+        self._runtime = runtime
+        self._install = orjson.dumps({"install": {**install, "buffer_budget": limits.buffer_budget}})
+        self._limits = limits
+        self._on_recycle = on_recycle
+        self._isolate: Isolate | None = None
+        self._input: memoryview | None = None
+        self._step_source = ""
+        self._starting: asyncio.Future[None] | None = None
+        self._queued: list[Job] = []  # not yet handed to the runtime
+        self._inside: dict[int, Job] = {}  # handed to the runtime, not finished
+        self._cancels: list[tuple[int, str]] = []
+        self._host_calls = host_calls or {}
+        self._io_replies: list[list[Any]] = []
+        self._active = -1
+        self._driving = False
+        self._wake_pending = False
+        self._timer: asyncio.TimerHandle | None = None
+        self.retiring = ""
+        self.recycles = 0
+        self.steps = 0
+        self.last_used = time.monotonic()
+        self.closed = False
+
+    # -- lifetime ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._isolate is not None:
+            return
+        if self._starting is None:
+            self._starting = self._loop.create_future()
+            try:
+                self._isolate, self._input, self._step_source = await self._loop.run_in_executor(None, self._build)
+                self._starting.set_result(None)
+            except BaseException as exc:
+                self._starting.set_exception(exc)
+                self._starting.exception()  # retrieved: callers re-raise from their own await
+                self._starting = None
+                raise
+            return
+        await asyncio.shield(self._starting)
+
+    def _build(self) -> tuple[Isolate, memoryview, str]:
+        """Create and load an isolate (blocking; runs in a worker thread)."""
+        isolate = Isolate(self._loop, self._wake)
+        try:
+            isolate.set_heap_limits(self._limits.heap_hard, self._limits.heap_soft)
+            isolate.install_wake("__actionhost_wake")
+            buffer = isolate.new_shared_buffer(self._limits.input_buffer, "__actionhost_inbuf")
+            isolate.call_sync(self._runtime)
+            step = f'__actionhost_step("{secrets.token_hex(16)}")'
+            for more in _write_chunks(buffer, self._install):
+                reply = isolate.call_sync(step)
+                if not more:
+                    out = orjson.loads(reply)
+                    if "failure" in out:
+                        raise JSError("execute", out["failure"])
+            return isolate, buffer, step
+        except BaseException:
+            isolate.close()
+            raise
+
+    async def close(self) -> None:
+        self.closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+        for job in [*self._queued, *self._inside.values()]:
+            _settle(job, failure(PLATFORM_ERROR, "the sandbox is shutting down"))
+        self._queued.clear()
+        self._inside.clear()
+        await self._destroy()
+
+    async def _destroy(self) -> None:
+        isolate, self._isolate, self._input = self._isolate, None, None
+        self._starting = None
+        if isolate is not None:
+            await self._loop.run_in_executor(None, isolate.close)
+
+    @property
+    def pending(self) -> int:
+        return len(self._queued) + len(self._inside)
+
+    # -- jobs ------------------------------------------------------------------------
+
+    def submit(self, job_id: int, kind: str, payload: bytes, budget: float) -> asyncio.Future[dict[str, Any]]:
+        future: asyncio.Future[dict[str, Any]] = self._loop.create_future()
+        job = Job(job_id, kind, payload, self._loop.time() + budget, future)
+        job.timer = self._loop.call_at(job.deadline, self._deadline_passed, job)
+        self._queued.append(job)
+        self.last_used = time.monotonic()
+        self._kick()
+        return future
+
+    def _deadline_passed(self, job: Job) -> None:
+        if job.future.done():
+            return
+        if job in self._queued:
+            self._queued.remove(job)
+            _settle(job, failure(ACTION_TIMEOUT, "the execution did not start within its time budget"))
+            return
+        job.cancel_sent = True
+        self._cancels.append((job.id, "Execution exceeded its time budget"))
+        job.timer = self._loop.call_later(self._limits.cancel_grace, self._cancel_ignored, job)
+        self._kick()
+
+    def _cancel_ignored(self, job: Job) -> None:
+        if not job.future.done() and not self.closed:
+            self._loop.create_task(self._recycle("an execution ran past its budget and the isolate did not answer", culprit=job))
+
+    # -- driving ---------------------------------------------------------------------
+
+    def _wake(self) -> None:
+        self._wake_pending = True
+        self._kick()
+
+    def _kick(self) -> None:
+        if not self._driving and not self.closed:
+            self._driving = True
+            self._loop.create_task(self._drive())
+
+    async def _drive(self) -> None:
+        try:
+            while not self.closed and (self._queued or self._cancels or self._io_replies or self._wake_pending):
+                await self._step()
+        finally:
+            self._driving = False
+
+    def _step_input(self) -> bytes:
+        parts: list[bytes] = []
+        if self._queued and not self.retiring:
+            jobs = self._queued
+            self._queued = []
+            parts.append(b'"jobs":[' + b",".join(b"[%d,%s,%s]" % (j.id, orjson.dumps(j.kind), j.payload) for j in jobs) + b"]")
+            for j in jobs:
+                j.attempts += 1
+                self._inside[j.id] = j
+        if self._cancels:
+            parts.append(b'"cancel":' + orjson.dumps(self._cancels))
+            self._cancels = []
+        if self._io_replies:
+            parts.append(b'"io":' + orjson.dumps(self._io_replies))
+            self._io_replies = []
+        return b"{" + b",".join(parts) + b"}" if parts else b""
+
+    def _step_timeout(self) -> float:
+        now = self._loop.time()
+        timeout = self._limits.idle_step_timeout
+        for job in self._inside.values():
+            timeout = max(timeout, job.deadline - now + self._limits.cancel_grace)
+        return timeout
+
+    async def _step(self) -> None:
+        self._wake_pending = False
+        try:
+            await self.start()
+        except Exception as exc:  # noqa: BLE001 - any failure to build is reported per job
+            for job in self._queued:
+                _settle(job, failure(PLATFORM_ERROR, f"the sandbox could not start: {exc}"))
+            self._queued.clear()
+            return
+        isolate, buffer = self._isolate, self._input
+        assert isolate is not None and buffer is not None
+        data = self._step_input()
+        try:
+            reply: str | None = None
+            for more in _write_chunks(buffer, data):
+                reply = await isolate.eval(self._step_source, self._step_timeout())
+                if more:
+                    reply = None
+            assert reply is not None
+        except StepTimeout:
+            await self._recycle("the isolate did not answer within the execution budget (a loop that cannot be interrupted)")
+            return
+        except JSError as exc:
+            oom = isolate.hard_limit_reached()
+            await self._recycle("the isolate ran out of memory" if oom else f"the isolate failed: {exc.kind}", memory=oom)
+            return
+        self.steps += 1
+        out = orjson.loads(reply)
+        self._active = out.get("active", -1)
+        for job_id, result in out["done"]:
+            job = self._inside.pop(job_id, None)
+            if job is not None:
+                _settle(job, result)
+        for request in out.get("io", ()):
+            self._loop.create_task(self._host_call(*request))
+        if "requeue" in out:
+            self._requeue(out["requeue"])
+        if "retire" in out and not self.retiring:
+            self.retiring = out["retire"]
+        if "failure" in out:
+            await self._recycle(f"the runtime failed: {out['failure']}")
+            return
+        if isolate.hard_limit_reached():
+            await self._recycle("the isolate ran out of memory", memory=True)
+            return
+        if self.retiring and not self._inside:
+            # user code changed shared built-ins: start the next jobs on clean ones
+            reason, self.retiring = self.retiring, ""
+            await self._recycle(f"an action modified {reason}")
+            return
+        self._schedule_timer(out.get("timer", -1))
+
+    async def _host_call(self, request_id: int, kind: str, args: Any) -> None:
+        """Answer one host call from the runtime in a later step (never inside this one)."""
+        handler = self._host_calls.get(kind)
+        if handler is None:
+            reply = [request_id, False, f"host call '{kind}' is not available"]
+        else:
+            try:
+                reply = [request_id, True, await handler(args)]
+            except Exception as exc:  # noqa: BLE001 - the error goes back to the calling action
+                reply = [request_id, False, str(exc)]
+        self._io_replies.append(reply)
+        self._kick()
+
+    def _requeue(self, ids: list[int]) -> None:
+        for job_id in ids:
+            job = self._inside.pop(job_id, None)
+            if job is not None:
+                self._queued.append(job)
+
+    def _schedule_timer(self, delay_ms: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if delay_ms is not None and delay_ms >= 0:
+            self._timer = self._loop.call_later(delay_ms / 1000.0, self._wake)
+
+    async def _recycle(self, reason: str, culprit: Job | None = None, memory: bool = False) -> None:
+        """Destroy the isolate; fail the job that was running, run the others again on a fresh one."""
+        if self._isolate is None or self.closed:
+            return
+        self.recycles += 1
+        if self._on_recycle is not None:
+            self._on_recycle(reason)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        inside, self._inside = self._inside, {}
+        self._cancels.clear()
+        self._io_replies.clear()
+        await self._destroy()
+        now = self._loop.time()
+        again: list[Job] = []
+        for job in inside.values():
+            if job is culprit or job.id == self._active or job.deadline <= now or job.attempts >= 2:
+                if memory:
+                    _settle(job, failure(ACTION_ERROR, "the flow exceeded the isolate's memory limit"))
+                elif job.deadline <= now or job.cancel_sent:
+                    _settle(job, failure(ACTION_TIMEOUT, "Execution exceeded its time budget"))
+                else:
+                    _settle(job, failure(PLATFORM_ERROR, f"the isolate was replaced: {reason}"))
+            else:
+                again.append(job)
+        self._active = -1
+        self._queued[:0] = again
+        if self._queued:
+            self._kick()
+
+
+def _write_chunks(buffer: memoryview, data: bytes):
+    """Write `data` (UTF-8 JSON) into the input buffer as UTF-16LE, in as many chunks as it
+    takes; yields `more` before each eval the caller makes."""
+    if not data:
+        buffer[0:8] = b"\0" * 8
+        yield False
+        return
+    text = data.decode("utf-8").encode("utf-16-le")
+    room = (len(buffer) - 8) & ~1
+    for start in range(0, len(text), room):
+        chunk = text[start : start + room]
+        more = start + room < len(text)
+        buffer[8 : 8 + len(chunk)] = chunk
+        buffer[0:8] = (len(chunk) // 2).to_bytes(4, "little") + (1 if more else 0).to_bytes(4, "little")
+        yield more
+
+
+def _settle(job: Job, result: dict[str, Any]) -> None:
+    if job.timer is not None:
+        job.timer.cancel()
+    if not job.future.done():
+        job.future.set_result(result)
