@@ -17,6 +17,8 @@ function addTimer(fn, delay, args, repeat) {
   const id = ++timerSeq;
   owner.timerCount++;
   timers.set(id, { at: DateNow() + ms, fn, args, repeat: repeat ? ms : 0, owner });
+  // set outside a step (in a microtask): the host must learn when to take the next step
+  notifyHost();
   return id;
 }
 

@@ -1,0 +1,235 @@
+"""Post-login semantics of the runtime (runtime_js/) on real V8, one behaviour per test."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import make_flow, payload, workload_event
+
+
+async def run(sandbox, *codes, event=None, tenant="t-semantics", budget=5.0, **kw):
+    return await sandbox.run(tenant, make_flow(*codes, **kw), payload(event), budget=budget)
+
+
+async def test_module_scope_is_evaluated_once_and_reused_across_executions(sandbox):
+    flow = make_flow("""
+        let loads = (globalThis.__loads = (globalThis.__loads || 0) + 1);
+        let calls = 0;
+        exports.onExecutePostLogin = async (event, api) => {
+          calls++;
+          api.idToken.setCustomClaim("n", [loads, calls]);
+        };
+    """)
+    seen = []
+    for _ in range(3):
+        result = await sandbox.run("t", flow, payload())
+        seen.append(result.actions[0]["commands"][0][2])
+    assert seen == [[1, 1], [1, 2], [1, 3]]
+
+
+async def test_a_top_level_error_is_rethrown_on_every_execution(sandbox):
+    flow = make_flow("throw new Error('config missing');\nexports.onExecutePostLogin = async () => {};")
+    for _ in range(2):
+        result = await sandbox.run("t", flow, payload())
+        assert result.status == "failed"
+        assert result.error_class == "action_error"
+        assert result.error["message"] == "Error: config missing"
+        assert result.error["action"] == "action_1"
+
+
+async def test_a_missing_handler_fails_with_a_message_naming_it(sandbox):
+    result = await run(sandbox, "exports.somethingElse = async () => {};")
+    assert result.status == "failed"
+    assert "onExecutePostLogin" in result.error["message"]
+
+
+async def test_a_non_object_export_fails_with_a_clear_message(sandbox):
+    result = await run(sandbox, "module.exports = 42;")
+    assert result.status == "failed"
+    assert "must export an object" in result.error["message"]
+
+
+async def test_a_plain_function_handler_runs_with_a_warning_in_the_logs(sandbox):
+    result = await run(sandbox, "exports.onExecutePostLogin = function (event, api) { api.idToken.setCustomClaim('a', 1); };")
+    assert result.status == "completed"
+    assert result.actions[0]["commands"] == [["idToken.setCustomClaim", "a", 1]]
+    assert "not an async function" in result.actions[0]["logs"]
+
+
+async def test_each_action_gets_a_fresh_copy_of_the_event(sandbox):
+    result = await run(
+        sandbox,
+        "exports.onExecutePostLogin = async (event) => { event.user.email = 'changed'; event.extra = 1; };",
+        "exports.onExecutePostLogin = async (event, api) => { api.idToken.setCustomClaim('seen', [event.user.email, event.extra === undefined]); };",
+    )
+    assert result.actions[1]["commands"] == [["idToken.setCustomClaim", "seen", ["user@example.com", True]]]
+
+
+async def test_later_actions_see_queued_metadata_and_the_setting_action_does_not(sandbox):
+    result = await run(
+        sandbox,
+        """exports.onExecutePostLogin = async (event, api) => {
+             api.user.setAppMetadata('plan', 'gold');
+             api.user.setUserMetadata('locale', null);
+             api.idToken.setCustomClaim('self', [event.user.app_metadata.plan || null, event.user.user_metadata.locale]);
+           };""",
+        """exports.onExecutePostLogin = async (event, api) => {
+             api.idToken.setCustomClaim('later', [event.user.app_metadata.plan, 'locale' in event.user.user_metadata]);
+           };""",
+    )
+    assert result.actions[0]["commands"][-1] == ["idToken.setCustomClaim", "self", [None, "en-GB"]]
+    assert result.actions[1]["commands"] == [["idToken.setCustomClaim", "later", ["gold", False]]]
+
+
+async def test_deny_lets_the_current_action_finish_and_stops_the_later_ones(sandbox):
+    result = await run(
+        sandbox,
+        "exports.onExecutePostLogin = async (event, api) => { api.access.deny('no'); api.user.setAppMetadata('after_deny', true); };",
+        "exports.onExecutePostLogin = async (event, api) => { api.user.setAppMetadata('never', true); };",
+    )
+    assert result.status == "denied"
+    assert [a["name"] for a in result.actions] == ["action_1"]
+    assert result.actions[0]["commands"] == [["access.deny", "no"], ["user.setAppMetadata", "after_deny", True]]
+
+
+async def test_an_uncaught_error_drops_that_actions_commands_and_keeps_earlier_ones(sandbox):
+    result = await run(
+        sandbox,
+        "exports.onExecutePostLogin = async (event, api) => { api.user.setAppMetadata('first', 1); };",
+        "exports.onExecutePostLogin = async (event, api) => { api.user.setAppMetadata('second', 2); await null; throw new TypeError('boom'); };",
+        "exports.onExecutePostLogin = async (event, api) => { api.user.setAppMetadata('third', 3); };",
+    )
+    assert result.status == "failed"
+    assert result.error_class == "action_error"
+    assert result.error["action"] == "action_2"
+    assert result.error["message"] == "TypeError: boom"
+    assert [a["status"] for a in result.actions] == ["ok", "error"]
+    assert result.actions[0]["commands"] == [["user.setAppMetadata", "first", 1]]
+    assert result.actions[1]["commands"] == []
+
+
+async def test_an_error_stack_points_at_the_line_of_the_action_file(sandbox):
+    result = await run(sandbox, "\n\nexports.onExecutePostLogin = async () => {\n  null.x;\n};", names=["guard"])
+    assert "guard:4:" in result.error["stack"]
+
+
+async def test_a_redirect_suspends_the_flow_after_the_current_action(sandbox):
+    result = await run(
+        sandbox,
+        """exports.onExecutePostLogin = async (event, api) => {
+             api.redirect.sendUserTo('https://mfa.example.com/start', { query: { n: 1 } });
+             api.user.setAppMetadata('pending', true);
+           };
+           exports.onContinuePostLogin = async (event, api) => { api.user.setAppMetadata('back', true); };""",
+        "exports.onExecutePostLogin = async (event, api) => { api.idToken.setCustomClaim('second', true); };",
+    )
+    assert result.status == "redirect"
+    assert result.data["resume_index"] == 0
+    assert result.actions[0]["commands"] == [
+        ["redirect.sendUserTo", "https://mfa.example.com/start", {"n": "1"}],
+        ["user.setAppMetadata", "pending", True],
+    ]
+
+
+async def test_continue_runs_the_same_actions_continue_handler_then_the_rest(sandbox):
+    flow = make_flow(
+        """exports.onExecutePostLogin = async (event, api) => { api.redirect.sendUserTo('https://x.example.com'); };
+           exports.onContinuePostLogin = async (event, api) => { api.user.setAppMetadata('back', event.request.query.ok); };""",
+        "exports.onExecutePostLogin = async (event, api) => { api.idToken.setCustomClaim('second', true); };",
+    )
+    event = workload_event()
+    event["request"]["query"] = {"ok": "yes"}
+    result = await sandbox.run("t", flow, payload(event, resume={"index": 0}))
+    assert result.status == "completed"
+    assert [a["commands"] for a in result.actions] == [
+        [["user.setAppMetadata", "back", "yes"]],
+        [["idToken.setCustomClaim", "second", True]],
+    ]
+
+
+async def test_settimeout_zero_and_intervals_fire(sandbox):
+    result = await run(sandbox, """
+        exports.onExecutePostLogin = async (event, api) => {
+          const order = [];
+          await new Promise((resolve) => setTimeout(() => { order.push('t0'); resolve(); }, 0));
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          let n = 0;
+          await new Promise((resolve) => { const id = setInterval(() => { if (++n === 3) { clearInterval(id); resolve(); } }, 5); });
+          setImmediate(() => order.push('never-awaited'));
+          queueMicrotask(() => order.push('micro'));
+          await null;
+          api.idToken.setCustomClaim('order', [...order, n]);
+        };""")
+    assert result.status == "completed", result.error
+    assert result.actions[0]["commands"] == [["idToken.setCustomClaim", "order", ["t0", "micro", 3]]]
+
+
+async def test_console_formats_like_node_and_keeps_logs_per_action(sandbox):
+    result = await run(
+        sandbox,
+        """exports.onExecutePostLogin = async (event) => {
+             console.log('user %s has %d logins', event.user.nickname, event.stats.logins_count);
+             console.info({ a: 1, b: 'x', c: [1, 2] }, null, undefined);
+             console.warn(new Error('careful').message);
+           };""",
+        "exports.onExecutePostLogin = async () => { console.error('second action'); };",
+    )
+    assert result.actions[0]["logs"] == "user sam has 12 logins\n{ a: 1, b: 'x', c: [ 1, 2 ] } null undefined\ncareful\n"
+    assert result.actions[1]["logs"] == "second action\n"
+
+
+async def test_secrets_are_the_actions_own(sandbox):
+    result = await run(
+        sandbox,
+        "exports.onExecutePostLogin = async (event, api) => { api.idToken.setCustomClaim('s', event.secrets); };",
+        "exports.onExecutePostLogin = async (event, api) => { api.idToken.setCustomClaim('s', event.secrets); };",
+        secrets=[{"API_KEY": "one"}, {"OTHER": "two"}],
+    )
+    assert [a["commands"][0][2] for a in result.actions] == [{"API_KEY": "one"}, {"OTHER": "two"}]
+
+
+async def test_transaction_metadata_is_live_and_carried_to_later_actions(sandbox):
+    result = await run(
+        sandbox,
+        """exports.onExecutePostLogin = async (event, api) => {
+             api.transaction.setMetadata('step', 1);
+             api.idToken.setCustomClaim('now', event.transaction.metadata.step);
+           };""",
+        "exports.onExecutePostLogin = async (event, api) => { api.idToken.setCustomClaim('later', event.transaction.metadata.step); };",
+    )
+    assert result.actions[0]["commands"][-1] == ["idToken.setCustomClaim", "now", 1]
+    assert result.actions[1]["commands"] == [["idToken.setCustomClaim", "later", 1]]
+    assert result.data["transaction_metadata"] == {"step": 1}
+
+
+async def test_require_of_an_unknown_module_fails_like_node(sandbox):
+    result = await run(sandbox, "const x = require('left-pad');\nexports.onExecutePostLogin = async () => {};")
+    assert result.status == "failed"
+    assert "Cannot find module 'left-pad'" in result.error["message"]
+
+
+async def test_proto_keys_in_metadata_are_plain_data(sandbox):
+    result = await run(
+        sandbox,
+        "exports.onExecutePostLogin = async (event, api) => { api.user.setAppMetadata('__proto__', { admin: true }); };",
+        "exports.onExecutePostLogin = async (event, api) => { api.idToken.setCustomClaim('admin', event.user.app_metadata.admin === true); api.idToken.setCustomClaim('own', Object.keys(event.user.app_metadata)); };",
+    )
+    assert result.status == "completed", result.error
+    assert result.actions[1]["commands"] == [
+        ["idToken.setCustomClaim", "admin", False],
+        ["idToken.setCustomClaim", "own", ["__proto__"]],
+    ]
+
+
+@pytest.mark.parametrize("value, message", [
+    ("10n", "cannot be stored as JSON"),
+    ("(() => { const o = {}; o.self = o; return o; })()", "cannot be stored as JSON"),
+])
+async def test_values_that_are_not_json_fail_the_call_that_passed_them(sandbox, value, message):
+    result = await run(sandbox, f"exports.onExecutePostLogin = async (event, api) => {{ api.user.setAppMetadata('k', {value}); }};")
+    assert result.status == "failed"
+    assert message in result.error["message"]
+
+
+async def test_exotic_numbers_are_recorded_as_json_would(sandbox):
+    result = await run(sandbox, "exports.onExecutePostLogin = async (event, api) => { api.user.setAppMetadata('k', [NaN, -0, Infinity, undefined, () => 1]); };")
+    assert result.actions[0]["commands"] == [["user.setAppMetadata", "k", [None, 0, None, None, None]]]
