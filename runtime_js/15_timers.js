@@ -66,7 +66,11 @@ function nextTimerDelay() {
 }
 
 function defineGlobalFunction(name, fn) {
-  ObjectDefineProperty(globalThis, name, { value: fn, writable: true, configurable: true, enumerable: false });
+  try {
+    ObjectDefineProperty(globalThis, name, { value: fn, writable: true, configurable: true, enumerable: false });
+  } catch (_) {
+    globalThis[name] = fn; // a host that declared it with `var` (mini-racer's Python layer)
+  }
 }
 
 defineGlobalFunction("setTimeout", function setTimeout(fn, delay, ...args) { return addTimer(fn, delay, args, false); });
