@@ -74,6 +74,7 @@ const FunctionCtor = Function;
 const FunctionPrototypeToString = uncurryThis(Function.prototype.toString);
 const SymbolCtor = Symbol;
 const Int32ArrayCtor = Int32Array;
+const Float64ArrayCtor = Float64Array;
 const Uint16ArrayCtor = Uint16Array;
 const TypedArrayPrototypeSubarray = uncurryThis(ObjectGetPrototypeOf(Uint16Array.prototype).subarray);
 

@@ -22,8 +22,15 @@ const host = {
 };
 delete globalThis.__actionhost_wake;
 delete globalThis.__actionhost_inbuf;
+// Shared buffer layout: [0] Int32 input length (UTF-16 units), [1] Int32 "more chunks follow";
+// bytes 8..16 Float64 id of the running job, bytes 16..20 Int32 index of its running action
+// (-1: none) -- written here, read by the host when it has to destroy a stuck isolate, so the
+// failure names the job and the action; the input text starts at byte 24.
 const inHeader = new Int32ArrayCtor(host.inbuf, 0, 2);
-const inText = new Uint16ArrayCtor(host.inbuf, 8);
+const progressJob = new Float64ArrayCtor(host.inbuf, 8, 1);
+const progressAction = new Int32ArrayCtor(host.inbuf, 16, 1);
+const inText = new Uint16ArrayCtor(host.inbuf, 24);
+function markProgress(jobId, actionIndex) { progressJob[0] = jobId; progressAction[0] = actionIndex; }
 
 let active = null; // the execution running now
 function activeExecution() { return active; }
@@ -89,7 +96,7 @@ function finishJob(exec, result) {
   exec.finished = true;
   clearTimersOf(exec);
   ArrayPrototypePush(host.done, [exec.id, result]);
-  if (active === exec) active = null;
+  if (active === exec) { active = null; markProgress(-1, -1); }
   notifyHost();
   startNextJob();
 }
@@ -104,6 +111,7 @@ function startNextJob() {
       continue;
     }
     active = exec;
+    markProgress(exec.id, -1);
     let running;
     try {
       running = PromiseResolve(handler.run(exec));
@@ -187,7 +195,7 @@ function step(token) {
   } finally {
     host.inStep = false;
   }
-  const out = { done: host.done, io: host.io, timer: nextTimerDelay(), active: active === null ? -1 : active.id };
+  const out = { done: host.done, io: host.io, timer: nextTimerDelay() };
   if (failure !== null) out.failure = failure;
   if (host.requeue.length > 0) out.requeue = host.requeue;
   if (host.retire !== "") out.retire = host.retire;
@@ -199,7 +207,7 @@ function step(token) {
     reply = JSONStringify(out);
   } catch (err) {
     // a result that cannot be serialised (BigInt, cycle) is reported, never dropped silently
-    reply = JSONStringify({ done: [], io: [], timer: -1, active: -1, failure: "step output not serialisable: " + errorMessage(err) });
+    reply = JSONStringify({ done: [], io: [], timer: -1, failure: "step output not serialisable: " + errorMessage(err) });
   }
   return reply;
 }

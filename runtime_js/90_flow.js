@@ -101,6 +101,7 @@ async function runPostLogin(exec) {
     const which = resume && i === start ? HANDLERS.continue : HANDLERS.execute;
     const record = { name: action.name, status: "ok", started_at: DatePrototypeToISOString(new DateCtor(DateNow())), duration_ms: 0, commands: [] };
     const logFrom = exec.logs.length;
+    markProgress(exec.id, i);
     const began = DateNow();
     const ctx = { exec, state, record, event: null, action, index: i, continuing: which === HANDLERS.continue };
     try {

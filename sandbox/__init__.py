@@ -85,6 +85,10 @@ class Sandbox:
         data = await self.supervisor.run(tenant, flow.key, flow.definition(), flow.kind, text, budget)
         return RunResult(data)
 
+    async def compile(self, code: str) -> list[dict[str, str]]:
+        """Syntax errors of module `code` as [{id, msg, url}] ([] when it compiles)."""
+        return await self.supervisor.compile(code)
+
     def forget(self, tenant: str, flow: Flow | str) -> None:
         """Drop a flow's isolates everywhere (after a deploy or a binding change)."""
         self.supervisor.drop_flow(tenant, flow.key if isinstance(flow, Flow) else flow)

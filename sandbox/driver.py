@@ -79,7 +79,10 @@ class Isolate:
         self._code: dict[str, Any] = {}
         self._buffers: list[Any] = []  # raw handles keeping SharedArrayBuffers alive
         self._callback = MR_CALLBACK(self._dispatch)  # must outlive the context
-        self._ctx = self._dll.mr_init_context(self._callback)
+        with _dll_lock:
+            # isolates are built on worker threads; creating two at once was seen to trip a
+            # V8 address-space initialisation check once, so creation is serialised
+            self._ctx = self._dll.mr_init_context(self._callback)
         self.closed = False
 
     # -- callbacks: these run on the isolate thread with the GIL held ----------------------
@@ -250,7 +253,8 @@ class Isolate:
     # -- limits and lifetime -------------------------------------------------------------
 
     def set_heap_limits(self, hard: int, soft: int) -> None:
-        """(Re-)arm the limits; V8 terminates JS once the hard limit is seen after a GC."""
+        """Arm the limits (on a fresh isolate: a reached hard limit means it is replaced). After
+        each GC, used heap over `soft` asks V8 to collect harder; over `hard` terminates JS."""
         self._dll.mr_set_hard_memory_limit(self._ctx, hard)
         self._dll.mr_set_soft_memory_limit(self._ctx, soft)
 

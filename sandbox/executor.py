@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from .compiler import Compiler
 from .errors import PLATFORM_ERROR, failure
 from .frames import FrameWriter, read_frame
 from .isolate import FlowIsolate, Limits, runtime_source
@@ -34,6 +35,7 @@ class Executor:
         self._flows: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
         self._isolates: OrderedDict[tuple[str, str], FlowIsolate] = OrderedDict()
         self._loop = asyncio.get_running_loop()
+        self._compiler = Compiler(self._loop)
         self.recycles = 0
 
     def handle(self, message: list[Any]) -> None:
@@ -44,6 +46,8 @@ class Executor:
             self._frames.send(["pong", message[1], self.stats()])
         elif op == "drop":
             self._drop((message[1], message[2]))
+        elif op == "compile":
+            self._loop.create_task(self._compile(message[1], message[2]))
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -74,6 +78,13 @@ class Executor:
         future = isolate.submit(job_id, kind, payload.encode("utf-8"), budget)
         future.add_done_callback(lambda f: self._finished(job_id, f))
 
+    async def _compile(self, job_id: int, code: str) -> None:
+        try:
+            errors = await self._compiler.check(code)
+        except Exception as exc:  # noqa: BLE001 - reported to the caller as a build error
+            errors = [{"id": "build_error", "msg": f"could not compile: {exc}", "url": ""}]
+        self._frames.send(["done", job_id, {"errors": errors}])
+
     def _finished(self, job_id: int, future: asyncio.Future[dict[str, Any]]) -> None:
         if future.cancelled():
             result = failure(PLATFORM_ERROR, "the execution was cancelled")
@@ -102,6 +113,7 @@ class Executor:
             self._loop.create_task(_close_when_idle(isolate))
 
     async def close(self) -> None:
+        await self._compiler.close()
         for isolate in self._isolates.values():
             await isolate.close()
         self._isolates.clear()

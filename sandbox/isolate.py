@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import struct
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -78,6 +79,7 @@ class FlowIsolate:
         self._loop = loop
         self._runtime = runtime
         self._install = orjson.dumps({"install": {**install, "buffer_budget": limits.buffer_budget}})
+        self._action_names = [a.get("name", "") for a in install.get("actions", ())]
         self._limits = limits
         self._on_recycle = on_recycle
         self._isolate: Isolate | None = None
@@ -89,7 +91,6 @@ class FlowIsolate:
         self._cancels: list[tuple[int, str]] = []
         self._host_calls = host_calls or {}
         self._io_replies: list[list[Any]] = []
-        self._active = -1
         self._driving = False
         self._wake_pending = False
         self._timer: asyncio.TimerHandle | None = None
@@ -254,7 +255,6 @@ class FlowIsolate:
             return
         self.steps += 1
         out = orjson.loads(reply)
-        self._active = out.get("active", -1)
         for job_id, result in out["done"]:
             job = self._inside.pop(job_id, None)
             if job is not None:
@@ -314,6 +314,8 @@ class FlowIsolate:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        running, action_index = _progress(self._input) if self._input is not None else (-1, -1)
+        action = self._action_names[action_index] if 0 <= action_index < len(self._action_names) else None
         inside, self._inside = self._inside, {}
         self._cancels.clear()
         self._io_replies.clear()
@@ -321,19 +323,30 @@ class FlowIsolate:
         now = self._loop.time()
         again: list[Job] = []
         for job in inside.values():
-            if job is culprit or job.id == self._active or job.deadline <= now or job.attempts >= 2:
+            if job is culprit or job.id == running or job.deadline <= now or job.attempts >= 2:
+                name = action if job.id == running else None
                 if memory:
-                    _settle(job, failure(ACTION_ERROR, "the flow exceeded the isolate's memory limit"))
+                    _settle(job, failure(ACTION_ERROR, "the flow exceeded the isolate's memory limit", name))
                 elif job.deadline <= now or job.cancel_sent:
-                    _settle(job, failure(ACTION_TIMEOUT, "Execution exceeded its time budget"))
+                    _settle(job, failure(ACTION_TIMEOUT, "Execution exceeded its time budget", name))
                 else:
-                    _settle(job, failure(PLATFORM_ERROR, f"the isolate was replaced: {reason}"))
+                    _settle(job, failure(PLATFORM_ERROR, f"the isolate was replaced: {reason}", name))
             else:
                 again.append(job)
-        self._active = -1
         self._queued[:0] = again
         if self._queued:
             self._kick()
+
+
+# Layout of the shared input buffer (runtime_js/70_host.js): input length and "more" flag,
+# then the running job id and action index the runtime keeps up to date, then the input text.
+_PROGRESS = struct.Struct("<di")
+_TEXT_AT = 24
+
+
+def _progress(buffer: memoryview) -> tuple[int, int]:
+    job, action = _PROGRESS.unpack_from(buffer, 8)
+    return int(job), action
 
 
 def _write_chunks(buffer: memoryview, data: bytes):
@@ -344,11 +357,11 @@ def _write_chunks(buffer: memoryview, data: bytes):
         yield False
         return
     text = data.decode("utf-8").encode("utf-16-le")
-    room = (len(buffer) - 8) & ~1
+    room = (len(buffer) - _TEXT_AT) & ~1
     for start in range(0, len(text), room):
         chunk = text[start : start + room]
         more = start + room < len(text)
-        buffer[8 : 8 + len(chunk)] = chunk
+        buffer[_TEXT_AT : _TEXT_AT + len(chunk)] = chunk
         buffer[0:8] = (len(chunk) // 2).to_bytes(4, "little") + (1 if more else 0).to_bytes(4, "little")
         yield more
 

@@ -243,6 +243,28 @@ class Supervisor:
         if entry is not None and not entry[0].done():
             entry[0].set_result(failure(PLATFORM_ERROR, "the executor did not answer within the execution budget"))
 
+    async def compile(self, code: str) -> list[dict[str, str]]:
+        """Syntax errors of `code` as Auth0 ActionError objects ([] when it compiles)."""
+        handle = self._handles[zlib.crc32(code.encode("utf-8", "replace")) % len(self._handles)]
+        if handle.ready is not None and not handle.ready.done():
+            await asyncio.shield(handle.ready)
+        if handle.frames is None:
+            return [{"id": "build_error", "msg": "no executor is available", "url": ""}]
+        job_id = next(self._ids)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[dict[str, Any]] = loop.create_future()
+        message = ["compile", job_id, code]
+        handle.pending[job_id] = (future, message)
+        handle.frames.send(message)
+        timer = loop.call_later(10.0 + self.settings.answer_grace, self._unanswered, handle, job_id)
+        try:
+            result = await future
+        finally:
+            timer.cancel()
+        if "errors" not in result:
+            return [{"id": "build_error", "msg": (result.get("error") or {}).get("message", "compilation failed"), "url": ""}]
+        return result["errors"]
+
     def drop_flow(self, tenant: str, flow_key: str) -> None:
         """Forget a flow everywhere (after a deploy or binding change)."""
         for handle in self._handles:

@@ -1,0 +1,68 @@
+"""Every knob of `actionhost serve`, from flags with ACTIONHOST_<FLAG> environment twins."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("./actionhost-data")
+    admin_token: str | None = None
+    secret_key: str | None = None
+    executors: int = 0  # 0: one per core
+    execution_budget: float = 20.0
+    write_rate: float = 50.0
+    write_burst: int = 100
+    max_body: int = 1024 * 1024
+    script_max_bytes: int = 100 * 1000
+    max_bindings: int = 20
+    max_secrets: int = 30
+    executions_kept_days: int = 10
+    max_isolates: int = 256
+    executor_rss_limit_mb: int = 1024
+
+
+def _env(name: str) -> str | None:
+    return os.environ.get("ACTIONHOST_" + name.upper().replace("-", "_"))
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of `serve`; each defaults to its ACTIONHOST_* twin, then to Settings' default."""
+    d = Settings()
+
+    def flag(name: str, kind: type, default: object, help: str) -> None:
+        env = _env(name)
+        parser.add_argument("--" + name, type=kind, default=kind(env) if env is not None else default,
+                            help=f"{help} (env ACTIONHOST_{name.upper().replace('-', '_')}; default {default})")
+
+    flag("host", str, d.host, "address to listen on")
+    flag("port", int, d.port, "port to listen on")
+    flag("data-dir", Path, d.data_dir, "directory of the SQLite database, the secret key and the admin token")
+    flag("executors", int, d.executors, "V8 executor processes (0: one per core)")
+    flag("execution-budget", float, d.execution_budget, "wall-time budget of one trigger execution, seconds")
+    flag("write-rate", float, d.write_rate, "Write-User rate limit per tenant, writes per second")
+    flag("write-burst", int, d.write_burst, "Write-User burst per tenant")
+    flag("max-isolates", int, d.max_isolates, "warm isolates kept per executor")
+    flag("executor-rss-limit-mb", int, d.executor_rss_limit_mb, "RSS above which an executor is replaced, MiB")
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    return Settings(
+        host=args.host,
+        port=args.port,
+        data_dir=args.data_dir,
+        admin_token=os.environ.get("ACTIONHOST_ADMIN_TOKEN") or None,
+        secret_key=os.environ.get("ACTIONHOST_SECRET_KEY") or None,
+        executors=args.executors,
+        execution_budget=args.execution_budget,
+        write_rate=args.write_rate,
+        write_burst=args.write_burst,
+        max_isolates=args.max_isolates,
+        executor_rss_limit_mb=args.executor_rss_limit_mb,
+    )

@@ -1,0 +1,92 @@
+"""Schema migrations, applied in order at start; each runs once (recorded in schema_migrations).
+
+Every table is tenant-scoped from the start: no query reads a row without its tenant_id.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, str]] = [
+    (1, """
+    CREATE TABLE tenants (
+        id          TEXT PRIMARY KEY,
+        created_at  TEXT NOT NULL
+    );
+    CREATE TABLE tokens (
+        id          TEXT PRIMARY KEY,
+        tenant_id   TEXT NOT NULL REFERENCES tenants(id),
+        token_hash  TEXT NOT NULL UNIQUE,
+        scopes      TEXT NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        created_at  TEXT NOT NULL
+    );
+    CREATE TABLE actions (
+        tenant_id          TEXT NOT NULL REFERENCES tenants(id),
+        id                 TEXT NOT NULL,
+        name               TEXT NOT NULL,
+        supported_triggers TEXT NOT NULL,
+        code               TEXT NOT NULL,
+        dependencies       TEXT NOT NULL,
+        runtime            TEXT NOT NULL,
+        secrets            TEXT NOT NULL,
+        status             TEXT NOT NULL,
+        errors             TEXT NOT NULL DEFAULT '[]',
+        created_at         TEXT NOT NULL,
+        updated_at         TEXT NOT NULL,
+        built_at           TEXT,
+        deployed_version_id TEXT,
+        PRIMARY KEY (tenant_id, id),
+        UNIQUE (tenant_id, name)
+    );
+    CREATE TABLE action_versions (
+        tenant_id          TEXT NOT NULL,
+        id                 TEXT NOT NULL,
+        action_id          TEXT NOT NULL,
+        number             INTEGER NOT NULL,
+        code               TEXT NOT NULL,
+        dependencies       TEXT NOT NULL,
+        runtime            TEXT NOT NULL,
+        secrets            TEXT NOT NULL,
+        supported_triggers TEXT NOT NULL,
+        status             TEXT NOT NULL,
+        errors             TEXT NOT NULL DEFAULT '[]',
+        created_at         TEXT NOT NULL,
+        updated_at         TEXT NOT NULL,
+        built_at           TEXT,
+        PRIMARY KEY (tenant_id, id),
+        UNIQUE (tenant_id, action_id, number)
+    );
+    CREATE TABLE bindings (
+        tenant_id    TEXT NOT NULL,
+        id           TEXT NOT NULL,
+        trigger_id   TEXT NOT NULL,
+        action_id    TEXT NOT NULL,
+        position     INTEGER NOT NULL,
+        display_name TEXT NOT NULL,
+        created_at   TEXT NOT NULL,
+        updated_at   TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, id)
+    );
+    CREATE INDEX bindings_by_trigger ON bindings (tenant_id, trigger_id, position);
+    CREATE TABLE executions (
+        tenant_id   TEXT NOT NULL,
+        id          TEXT NOT NULL,
+        trigger_id  TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        results     TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, id)
+    );
+    CREATE INDEX executions_by_age ON executions (created_at);
+    CREATE TABLE users (
+        tenant_id     TEXT NOT NULL,
+        user_id       TEXT NOT NULL,
+        profile       TEXT NOT NULL,
+        app_metadata  TEXT NOT NULL,
+        user_metadata TEXT NOT NULL,
+        created_at    TEXT NOT NULL,
+        updated_at    TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, user_id)
+    );
+    """),
+]
