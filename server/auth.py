@@ -97,21 +97,23 @@ class TokenCache:
         return found
 
 
-def auth_middleware(cache: TokenCache) -> Callable[..., Awaitable[web.StreamResponse]]:
-    @web.middleware
-    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-        if request.path.startswith(("/api/v2/", "/triggers/")) and request.path != "/api/v2/openapi.json":
-            header = request.headers.get("Authorization", "")
-            scheme, _, token = header.partition(" ")
-            if scheme.lower() != "bearer" or not token.strip():
-                raise APIError(401, "Missing authentication", "missing_token",
-                               headers={"WWW-Authenticate": "Bearer"})
-            found = await cache.resolve(token.strip())
-            if found is None:
-                raise APIError(401, "Invalid token", "invalid_token", headers={"WWW-Authenticate": "Bearer"})
-            request["tenant"], request["scopes"] = found
-        return await handler(request)
-    return middleware
+TOKEN_CACHE = web.AppKey("token_cache", TokenCache)
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Resolves the bearer token of API paths into request["tenant"] and request["scopes"]."""
+    if request.path.startswith(("/api/v2/", "/triggers/")) and request.path != "/api/v2/openapi.json":
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise APIError(401, "Missing authentication", "missing_token",
+                           headers={"WWW-Authenticate": "Bearer"})
+        found = await request.app[TOKEN_CACHE].resolve(token.strip())
+        if found is None:
+            raise APIError(401, "Invalid token", "invalid_token", headers={"WWW-Authenticate": "Bearer"})
+        request["tenant"], request["scopes"] = found
+    return await handler(request)
 
 
 def requires(scope: str) -> Callable[[Callable[[web.Request], Awaitable[web.StreamResponse]]], Any]:

@@ -1,9 +1,17 @@
-"""`actionhost` command line: the entry point installed by pyproject.toml."""
+"""`actionhost` command line: serve, tokens, tenants."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
+import re
 import sys
+from pathlib import Path
+
+from .settings import Settings, add_serve_arguments, settings_from_args
+
+TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -12,19 +20,107 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run Auth0-compatible JavaScript Actions in V8 isolates.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.add_parser("version", help="print the version and exit")
+
+    serve = sub.add_parser("serve", help="run the server (Management API, trigger API) on the embedded SQLite store")
+    add_serve_arguments(serve)
+
+    data_dir_default = Path(os.environ.get("ACTIONHOST_DATA_DIR", Settings().data_dir))
+    tokens = sub.add_parser("tokens", help="manage API tokens")
+    tokens_sub = tokens.add_subparsers(dest="tokens_command", metavar="ACTION", required=True)
+    create = tokens_sub.add_parser("create", help="create a token and print it (once)")
+    create.add_argument("--scopes", required=True, help="space- or comma-separated scopes, e.g. 'read:actions execute:triggers'")
+    create.add_argument("--tenant", default="default")
+    create.add_argument("--description", default="")
+    create.add_argument("--data-dir", type=Path, default=data_dir_default)
+
+    tenants = sub.add_parser("tenants", help="manage tenants")
+    tenants_sub = tenants.add_subparsers(dest="tenants_command", metavar="ACTION", required=True)
+    tenant_create = tenants_sub.add_parser("create", help="create a tenant and print its admin token (once)")
+    tenant_create.add_argument("name")
+    tenant_create.add_argument("--data-dir", type=Path, default=data_dir_default)
+
+    sub.add_parser("version", help="print the version")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "serve":
+        return serve(settings_from_args(args))
+    if args.command == "tokens":
+        return asyncio.run(create_token(args))
+    if args.command == "tenants":
+        return asyncio.run(create_tenant(args))
     if args.command == "version":
         from importlib.metadata import version
 
         print(version("actionhost"))
         return 0
     parser.print_help()
+    return 0
+
+
+def serve(settings: Settings) -> int:
+    from aiohttp import web
+
+    from .app import build_app
+
+    sys.setswitchinterval(0.001)
+    app = build_app(settings)
+    print(f"actionhost: serving on http://{settings.host}:{settings.port} (data in {settings.data_dir})", flush=True)
+    try:
+        import uvloop
+
+        loop_factory = uvloop.new_event_loop
+    except ImportError:  # pragma: no cover - uvloop is a pinned dependency
+        loop_factory = None
+    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None,
+                loop=loop_factory() if loop_factory else None)
+    return 0
+
+
+async def create_token(args: argparse.Namespace) -> int:
+    from .app import open_store
+    from .auth import TokenStore, check_scopes, new_token
+
+    scopes = [s for s in re.split(r"[\s,]+", args.scopes) if s]
+    try:
+        check_scopes(scopes)
+    except ValueError as exc:
+        print(f"actionhost: {exc}", file=sys.stderr)
+        return 2
+    store = await open_store(args.data_dir)
+    try:
+        tokens = TokenStore(store)
+        if await tokens.ensure_tenant(args.tenant) and args.tenant != "default":
+            print(f"actionhost: created tenant '{args.tenant}'", file=sys.stderr)
+        token = new_token()
+        await tokens.add(args.tenant, token, scopes, args.description)
+    finally:
+        await store.close()
+    print(token)
+    return 0
+
+
+async def create_tenant(args: argparse.Namespace) -> int:
+    from .app import open_store
+    from .auth import SCOPES, TokenStore, new_token
+
+    if not TENANT_NAME.match(args.name):
+        print("actionhost: a tenant name is 1-63 lowercase letters, digits and '-'", file=sys.stderr)
+        return 2
+    store = await open_store(args.data_dir)
+    try:
+        tokens = TokenStore(store)
+        if not await tokens.ensure_tenant(args.name):
+            print(f"actionhost: tenant '{args.name}' already exists", file=sys.stderr)
+            return 1
+        token = new_token()
+        await tokens.add(args.name, token, list(SCOPES), "admin")
+    finally:
+        await store.close()
+    print(token)
     return 0
 
 

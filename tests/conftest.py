@@ -82,3 +82,91 @@ async def sandbox():
         yield box
     finally:
         await box.close()
+
+
+# -- a real `actionhost serve` on loopback -------------------------------------------------
+
+import os  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import urllib.request  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+
+ADMIN_TOKEN = "test-admin-token"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen
+    port: int
+    data_dir: Path
+    token: str = ADMIN_TOKEN
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api(self) -> str:
+        return self.url + "/api/v2"
+
+    def headers(self, token: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token or self.token}"}
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        """Run `actionhost ARGS --data-dir <this server's>` and return the finished process."""
+        return subprocess.run([sys.executable, "-m", "server.cli", *args, "--data-dir", str(self.data_dir)],
+                              capture_output=True, text=True, timeout=60, check=False)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_server(data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> Server:
+    port = free_port()
+    environment = {**os.environ, "ACTIONHOST_ADMIN_TOKEN": ADMIN_TOKEN, **(env or {})}
+    log = open(data_dir.parent / f"server-{port}.log", "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--data-dir", str(data_dir),
+         "--executors", "2", *extra],
+        env=environment, stdout=log, stderr=subprocess.STDOUT,
+    )
+    server = Server(process, port, data_dir)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"actionhost serve exited with {process.returncode}; see {log.name}")
+        try:
+            with urllib.request.urlopen(server.url + "/healthz", timeout=1) as r:
+                if r.status == 200:
+                    return server
+        except OSError:
+            time.sleep(0.1)
+    server.stop()
+    raise RuntimeError("actionhost serve did not become healthy within 60 s")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """One `actionhost serve` per test module, on a fresh data dir."""
+    data_dir = tmp_path_factory.mktemp("actionhost") / "data"
+    srv = start_server(data_dir)
+    try:
+        yield srv
+    finally:
+        srv.stop()

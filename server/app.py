@@ -1,0 +1,103 @@
+"""Builds the aiohttp application from Settings; owns every resource's lifetime."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from sandbox import Limits as SandboxLimits
+from sandbox import Sandbox, SupervisorSettings
+
+from .actions import model
+from .actions.service import ActionService
+from .auth import DEFAULT_TENANT, SCOPES, TOKEN_CACHE, TokenCache, TokenStore, auth_middleware, new_token
+from .errors import error_middleware
+from .flows.flow_cache import FlowCache
+from .http import actions as actions_http
+from .http import users as users_http
+from .http.keys import ACTIONS, PROFILES, REPOSITORY, SANDBOX, SETTINGS, TOKENS
+from .profiles.sqlite_profiles import SqliteProfiles
+from .settings import Settings
+from .store.repository import Repository
+from .store.secret_box import SecretBox, load_key
+from .store.sqlite import SqliteStore
+
+DATABASE_FILE = "actionhost.db"
+ADMIN_TOKEN_FILE = "admin-token"
+
+
+async def open_store(data_dir: Path) -> SqliteStore:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    store = SqliteStore(data_dir / DATABASE_FILE)
+    await store.open()
+    return store
+
+
+async def bootstrap_admin_token(tokens: TokenStore, settings: Settings) -> str | None:
+    """The default tenant and its admin token; returns a newly generated token (to print once)."""
+    await tokens.ensure_tenant(DEFAULT_TENANT)
+    if settings.admin_token:
+        await tokens.add(DEFAULT_TENANT, settings.admin_token, list(SCOPES), "admin (ACTIONHOST_ADMIN_TOKEN)")
+        return None
+    if await tokens.has_tokens(DEFAULT_TENANT):
+        return None
+    token = new_token()
+    await tokens.add(DEFAULT_TENANT, token, list(SCOPES), "admin (generated)")
+    path = settings.data_dir / ADMIN_TOKEN_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+    return token
+
+
+def build_app(settings: Settings, sandbox_settings: SupervisorSettings | None = None) -> web.Application:
+    app = web.Application(client_max_size=settings.max_body)
+    app[SETTINGS] = settings
+
+    async def resources(app: web.Application) -> AsyncIterator[None]:
+        store = await open_store(settings.data_dir)
+        tokens = TokenStore(store)
+        generated = await bootstrap_admin_token(tokens, settings)
+        if generated:
+            print(f"actionhost: admin token for tenant '{DEFAULT_TENANT}' (shown once; also in "
+                  f"{settings.data_dir / ADMIN_TOKEN_FILE}):\n{generated}", flush=True)
+        sandbox = Sandbox(sandbox_settings or SupervisorSettings(
+            executors=settings.executors or (os.cpu_count() or 1),
+            max_isolates=settings.max_isolates,
+            rss_limit=settings.executor_rss_limit_mb * 2**20,
+            limits=SandboxLimits(),
+        ))
+        await sandbox.start()
+        repo = Repository(store)
+        box = SecretBox(load_key(settings.secret_key, settings.data_dir))
+        limits = model.Limits(script_max_bytes=settings.script_max_bytes, max_secrets=settings.max_secrets,
+                              max_bindings=settings.max_bindings)
+        service: ActionService
+        flows = FlowCache(repo, sandbox, lambda t, a, s: service.open_secrets(t, a, s))
+        service = ActionService(repo, sandbox, box, flows, limits, settings.execution_budget)
+        app[SANDBOX] = sandbox
+        app[REPOSITORY] = repo
+        app[ACTIONS] = service
+        app[PROFILES] = SqliteProfiles(store)
+        app[TOKENS] = tokens
+        app[TOKEN_CACHE] = TokenCache(tokens)
+        try:
+            yield
+        finally:
+            await sandbox.close()
+            await store.close()
+
+    app.cleanup_ctx.append(resources)
+    app.middlewares.append(error_middleware)
+    app.middlewares.append(auth_middleware)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_routes(actions_http.routes)
+    app.router.add_routes(users_http.routes)
+    return app
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})

@@ -1,0 +1,20 @@
+"""Typed application keys: every shared resource has one owner (app.py) and one lifetime."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from sandbox import Sandbox
+
+from ..actions.service import ActionService
+from ..auth import TokenStore
+from ..profiles.sqlite_profiles import SqliteProfiles
+from ..settings import Settings
+from ..store.repository import Repository
+
+SETTINGS = web.AppKey("settings", Settings)
+SANDBOX = web.AppKey("sandbox", Sandbox)
+REPOSITORY = web.AppKey("repository", Repository)
+ACTIONS = web.AppKey("actions", ActionService)
+PROFILES = web.AppKey("profiles", SqliteProfiles)
+TOKENS = web.AppKey("tokens", TokenStore)

@@ -1,0 +1,77 @@
+"""User profiles in the embedded SQLite store; a metadata patch is merged in one transaction
+that reads and rewrites the row, so concurrent patches for one user never lose keys."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from ..store.sqlite import SqliteStore, dumps, loads
+from ..timeutil import now_iso
+from .metadata import merge
+
+# root attributes kept beside the metadata; anything else the caller sends stays in `profile`
+RESERVED = ("user_id", "app_metadata", "user_metadata", "created_at", "updated_at")
+
+
+def _user(row: sqlite3.Row | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {
+        **loads(row["profile"]),
+        "user_id": row["user_id"],
+        "app_metadata": loads(row["app_metadata"]),
+        "user_metadata": loads(row["user_metadata"]),
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
+
+
+class SqliteProfiles:
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+
+    async def get(self, tenant: str, user_id: str) -> dict[str, Any] | None:
+        return await self._store.read(lambda conn: _user(conn.execute(
+            "SELECT * FROM users WHERE tenant_id = ? AND user_id = ?", (tenant, user_id)).fetchone()))
+
+    async def create(self, tenant: str, user: dict[str, Any]) -> dict[str, Any] | None:
+        """The new user, or None when the id is taken."""
+        now = now_iso()
+        profile = {k: v for k, v in user.items() if k not in RESERVED}
+
+        def op(conn: sqlite3.Connection) -> dict[str, Any] | None:
+            if conn.execute("SELECT 1 FROM users WHERE tenant_id = ? AND user_id = ?", (tenant, user["user_id"])).fetchone():
+                return None
+            conn.execute(
+                "INSERT INTO users (tenant_id, user_id, profile, app_metadata, user_metadata, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (tenant, user["user_id"], dumps(profile), dumps(user.get("app_metadata") or {}),
+                 dumps(user.get("user_metadata") or {}), now, now))
+            return _user(conn.execute("SELECT * FROM users WHERE tenant_id = ? AND user_id = ?", (tenant, user["user_id"])).fetchone())
+        return await self._store.write(op)
+
+    async def patch(self, tenant: str, user_id: str, app_patch: dict[str, Any] | None,
+                    user_patch: dict[str, Any] | None, root: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """Merge the patches into the stored row atomically; None when the user is unknown."""
+        def op(conn: sqlite3.Connection) -> dict[str, Any] | None:
+            row = conn.execute("SELECT * FROM users WHERE tenant_id = ? AND user_id = ?", (tenant, user_id)).fetchone()
+            if row is None:
+                return None
+            app = merge(loads(row["app_metadata"]), app_patch or {})
+            user = merge(loads(row["user_metadata"]), user_patch or {})
+            profile = loads(row["profile"])
+            for key, value in (root or {}).items():
+                if key in RESERVED:
+                    continue
+                if value is None:
+                    profile.pop(key, None)
+                else:
+                    profile[key] = value
+            now = now_iso()
+            conn.execute(
+                "UPDATE users SET profile = ?, app_metadata = ?, user_metadata = ?, updated_at = ? WHERE tenant_id = ? AND user_id = ?",
+                (dumps(profile), dumps(app), dumps(user), now, tenant, user_id))
+            return {**profile, "user_id": user_id, "app_metadata": app, "user_metadata": user,
+                    "created_at": row["created_at"], "updated_at": now}
+        return await self._store.write(op)
