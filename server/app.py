@@ -15,11 +15,19 @@ from .actions import model
 from .actions.service import ActionService
 from .auth import DEFAULT_TENANT, SCOPES, TOKEN_CACHE, TokenCache, TokenStore, auth_middleware, new_token
 from .errors import error_middleware
+from .flows.action_cache import ActionCache
+from .flows.execution_log import ExecutionLog
 from .flows.flow_cache import FlowCache
+from .flows.redirect_states import RedirectStates
+from .flows.trigger_runner import TriggerRunner
 from .http import actions as actions_http
+from .http import triggers as triggers_http
 from .http import users as users_http
-from .http.keys import ACTIONS, PROFILES, REPOSITORY, SANDBOX, SETTINGS, TOKENS
+from .http.keys import ACTIONS, LIMITER, PROFILES, REPOSITORY, SANDBOX, SETTINGS, TOKENS, TRIGGERS, WRITER
+from .profiles.rate_limit import TokenBucketLimiter
+from .profiles.remote_profiles import RemoteProfiles
 from .profiles.sqlite_profiles import SqliteProfiles
+from .profiles.writer import ProfileWriter
 from .settings import Settings
 from .store.repository import Repository
 from .store.secret_box import SecretBox, load_key
@@ -78,15 +86,31 @@ def build_app(settings: Settings, sandbox_settings: SupervisorSettings | None = 
         service: ActionService
         flows = FlowCache(repo, sandbox, lambda t, a, s: service.open_secrets(t, a, s))
         service = ActionService(repo, sandbox, box, flows, limits, settings.execution_budget)
+        local_profiles = SqliteProfiles(store)
+        remote: RemoteProfiles | None = None
+        if settings.profile_store:
+            remote = RemoteProfiles(settings.profile_store, settings.profile_store_token or "")
+            await remote.open()
+        limiter = TokenBucketLimiter(settings.write_rate, settings.write_burst)
+        writer = ProfileWriter(remote or local_profiles, limiter)
+        log = ExecutionLog(repo, settings.executions_kept_days)
+        log.start()
         app[SANDBOX] = sandbox
         app[REPOSITORY] = repo
         app[ACTIONS] = service
-        app[PROFILES] = SqliteProfiles(store)
+        app[PROFILES] = local_profiles
         app[TOKENS] = tokens
         app[TOKEN_CACHE] = TokenCache(tokens)
+        app[LIMITER] = limiter
+        app[WRITER] = writer
+        app[TRIGGERS] = TriggerRunner(sandbox, flows, writer, ActionCache(), RedirectStates(store, settings.redirect_state_ttl), log,
+                                      settings.execution_budget)
         try:
             yield
         finally:
+            await log.close()
+            if remote is not None:
+                await remote.close()
             await sandbox.close()
             await store.close()
 
@@ -96,6 +120,7 @@ def build_app(settings: Settings, sandbox_settings: SupervisorSettings | None = 
     app.router.add_get("/healthz", healthz)
     app.router.add_routes(actions_http.routes)
     app.router.add_routes(users_http.routes)
+    app.router.add_routes(triggers_http.routes)
     return app
 
 

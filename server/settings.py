@@ -26,6 +26,9 @@ class Settings:
     executions_kept_days: int = 10
     max_isolates: int = 256
     executor_rss_limit_mb: int = 1024
+    redirect_state_ttl: float = 15 * 60.0
+    profile_store: str | None = None  # base URL of a Management-API user service; None: SQLite
+    profile_store_token: str | None = None
 
 
 def _env(name: str) -> str | None:
@@ -50,6 +53,9 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     flag("write-burst", int, d.write_burst, "Write-User burst per tenant")
     flag("max-isolates", int, d.max_isolates, "warm isolates kept per executor")
     flag("executor-rss-limit-mb", int, d.executor_rss_limit_mb, "RSS above which an executor is replaced, MiB")
+    flag("redirect-state-ttl", float, d.redirect_state_ttl, "seconds a redirect's state stays valid for /continue")
+    flag("profile-store", str, None, "base URL of a Management API (Auth0, another actionhost) that keeps the user "
+         "profiles; its token comes from ACTIONHOST_PROFILE_STORE_TOKEN")
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -65,4 +71,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         write_burst=args.write_burst,
         max_isolates=args.max_isolates,
         executor_rss_limit_mb=args.executor_rss_limit_mb,
+        redirect_state_ttl=args.redirect_state_ttl,
+        profile_store=args.profile_store or None,
+        profile_store_token=os.environ.get("ACTIONHOST_PROFILE_STORE_TOKEN") or None,
     )

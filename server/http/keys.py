@@ -8,6 +8,9 @@ from sandbox import Sandbox
 
 from ..actions.service import ActionService
 from ..auth import TokenStore
+from ..flows.trigger_runner import TriggerRunner
+from ..profiles.rate_limit import TokenBucketLimiter
+from ..profiles.writer import ProfileWriter
 from ..profiles.sqlite_profiles import SqliteProfiles
 from ..settings import Settings
 from ..store.repository import Repository
@@ -18,3 +21,6 @@ REPOSITORY = web.AppKey("repository", Repository)
 ACTIONS = web.AppKey("actions", ActionService)
 PROFILES = web.AppKey("profiles", SqliteProfiles)
 TOKENS = web.AppKey("tokens", TokenStore)
+TRIGGERS = web.AppKey("triggers", TriggerRunner)
+WRITER = web.AppKey("writer", ProfileWriter)
+LIMITER = web.AppKey("limiter", TokenBucketLimiter)

@@ -11,7 +11,7 @@ from ..auth import requires
 from ..errors import APIError, bad_request, not_found
 from .actions import json
 from .body import read_object
-from .keys import PROFILES, SETTINGS
+from .keys import LIMITER, PROFILES, SETTINGS
 
 routes = web.RouteTableDef()
 USER_NOT_FOUND = "The user does not exist."
@@ -42,10 +42,21 @@ async def get_user(request: web.Request) -> web.Response:
     return json(user)
 
 
+def _write_allowed(request: web.Request) -> dict[str, str]:
+    """Take one write from the tenant's Write-User bucket: 429 with X-RateLimit-* when empty.
+    The same headers go on every answer, so a client can pace itself (or another actionhost
+    using this one as its profile store can retry at X-RateLimit-Reset)."""
+    decision = request.app[LIMITER].try_acquire(request["tenant"])
+    if not decision.allowed:
+        raise APIError(429, "Global limit has been reached", "too_many_requests", headers=decision.headers())
+    return decision.headers()
+
+
 @routes.post("/api/v2/users")
 @requires("create:users")
 async def create_user(request: web.Request) -> web.Response:
     body = await read_object(request, request.app[SETTINGS].max_body)
+    headers = _write_allowed(request)
     connection = body.get("connection")
     if not isinstance(connection, str) or not connection:
         raise bad_request("Payload validation error: 'Missing required property: connection'.")
@@ -64,14 +75,17 @@ async def create_user(request: web.Request) -> web.Response:
                                     "isSocial": False}])
     created = await request.app[PROFILES].create(request["tenant"], user)
     if created is None:
-        raise APIError(409, "The user already exists.", "auth0_idp_error")
-    return json(created, status=201)
+        raise APIError(409, "The user already exists.", "auth0_idp_error", headers=headers)
+    response = json(created, status=201)
+    response.headers.update(headers)
+    return response
 
 
 @routes.patch("/api/v2/users/{id}")
 @requires("update:users")
 async def patch_user(request: web.Request) -> web.Response:
     body = await read_object(request, request.app[SETTINGS].max_body)
+    headers = _write_allowed(request)
     if "user_id" in body:
         raise bad_request("Payload validation error: 'user_id' cannot be changed")
     app_patch = _metadata(body, "app_metadata")
@@ -79,5 +93,7 @@ async def patch_user(request: web.Request) -> web.Response:
     root = {k: v for k, v in body.items() if k not in ("app_metadata", "user_metadata", "password", "connection")}
     user = await request.app[PROFILES].patch(request["tenant"], _user_id(request.match_info["id"]), app_patch, user_patch, root)
     if user is None:
-        raise not_found(USER_NOT_FOUND, "inexistent_user")
-    return json(user)
+        raise APIError(404, USER_NOT_FOUND, "inexistent_user", headers=headers)
+    response = json(user)
+    response.headers.update(headers)
+    return response

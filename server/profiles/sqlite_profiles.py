@@ -31,11 +31,11 @@ class SqliteProfiles:
     def __init__(self, store: SqliteStore) -> None:
         self._store = store
 
-    async def get(self, tenant: str, user_id: str) -> dict[str, Any] | None:
+    async def get(self, tenant: str, user_id: str, timeout: float | None = None) -> dict[str, Any] | None:
         return await self._store.read(lambda conn: _user(conn.execute(
             "SELECT * FROM users WHERE tenant_id = ? AND user_id = ?", (tenant, user_id)).fetchone()))
 
-    async def create(self, tenant: str, user: dict[str, Any]) -> dict[str, Any] | None:
+    async def create(self, tenant: str, user: dict[str, Any], timeout: float | None = None) -> dict[str, Any] | None:
         """The new user, or None when the id is taken."""
         now = now_iso()
         profile = {k: v for k, v in user.items() if k not in RESERVED}
@@ -52,7 +52,8 @@ class SqliteProfiles:
         return await self._store.write(op)
 
     async def patch(self, tenant: str, user_id: str, app_patch: dict[str, Any] | None,
-                    user_patch: dict[str, Any] | None, root: dict[str, Any] | None = None) -> dict[str, Any] | None:
+                    user_patch: dict[str, Any] | None, root: dict[str, Any] | None = None,
+                    timeout: float | None = None) -> dict[str, Any] | None:
         """Merge the patches into the stored row atomically; None when the user is unknown."""
         def op(conn: sqlite3.Connection) -> dict[str, Any] | None:
             row = conn.execute("SELECT * FROM users WHERE tenant_id = ? AND user_id = ?", (tenant, user_id)).fetchone()

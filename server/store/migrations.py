@@ -89,4 +89,19 @@ MIGRATIONS: list[tuple[int, str]] = [
         PRIMARY KEY (tenant_id, user_id)
     );
     """),
+    (2, """
+    CREATE TABLE redirect_states (
+        tenant_id    TEXT NOT NULL,
+        state        TEXT NOT NULL,
+        trigger_id   TEXT NOT NULL,
+        execution_id TEXT NOT NULL,
+        flow_key     TEXT NOT NULL,
+        resume_index INTEGER NOT NULL,
+        saved        TEXT NOT NULL,
+        expires_at   REAL NOT NULL,
+        used         INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (tenant_id, state)
+    );
+    CREATE INDEX redirect_states_by_expiry ON redirect_states (expires_at);
+    """),
 ]

@@ -1,0 +1,59 @@
+"""The Write-User rate limit: a token bucket per tenant (in-process; Redis-backed later)."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+
+@dataclass
+class Decision:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset: int  # Unix seconds when the next write will be allowed
+    wait: float  # seconds until then (0 when allowed)
+
+    def headers(self) -> dict[str, str]:
+        return {"X-RateLimit-Limit": str(self.limit), "X-RateLimit-Remaining": str(self.remaining),
+                "X-RateLimit-Reset": str(self.reset)}
+
+
+class TokenBucketLimiter:
+    def __init__(self, rate: float, burst: int) -> None:
+        if rate <= 0 or burst <= 0:
+            raise ValueError("the write rate and burst must be positive")
+        self.rate = rate
+        self.burst = burst
+        self._buckets: dict[str, tuple[float, float]] = {}  # tenant -> (tokens, at)
+
+    def _refill(self, tenant: str, now: float) -> float:
+        tokens, at = self._buckets.get(tenant, (float(self.burst), now))
+        return min(float(self.burst), tokens + (now - at) * self.rate)
+
+    def try_acquire(self, tenant: str) -> Decision:
+        """Take one write now if the bucket allows; otherwise say when it will."""
+        now = time.monotonic()
+        tokens = self._refill(tenant, now)
+        if tokens >= 1.0:
+            tokens -= 1.0
+            self._buckets[tenant] = (tokens, now)
+            return Decision(True, self.burst, int(tokens), int(time.time()), 0.0)
+        self._buckets[tenant] = (tokens, now)
+        wait = (1.0 - tokens) / self.rate
+        return Decision(False, self.burst, 0, math.ceil(time.time() + wait), wait)
+
+    def reserve(self, tenant: str) -> float:
+        """Take one write, going into debt if need be; returns how long to wait before using it.
+        Waiting writers queue in arrival order and never exceed the configured rate."""
+        now = time.monotonic()
+        tokens = self._refill(tenant, now) - 1.0
+        self._buckets[tenant] = (tokens, now)
+        return 0.0 if tokens >= 0 else -tokens / self.rate
+
+    def release(self, tenant: str) -> None:
+        """Give back a reserved write that will not happen (its execution ran out of time)."""
+        now = time.monotonic()
+        tokens = self._refill(tenant, now)
+        self._buckets[tenant] = (min(float(self.burst), tokens + 1.0), now)

@@ -1,0 +1,71 @@
+"""The profile writer: one merge-patch per execution, through the tenant's Write-User rate
+limit, retried after a store's 429 (at X-RateLimit-Reset) and on transient failures, for as long
+as the execution's time budget lasts.
+
+Never half-applied: the SQLite store merges in one transaction, a remote store in one PATCH.
+Never applied twice in effect: the patch holds absolute values (set key, delete key), so a
+retry after a lost response rewrites the same values."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from typing import Any, Protocol
+
+from .errors import RateLimited, StoreRateLimited, StoreUnavailable, WriteFailed
+from .rate_limit import TokenBucketLimiter
+
+MAX_FAILURE_RETRIES = 3
+JITTER = 0.05  # seconds, so writers held back by one reset do not all come back at once
+
+
+class ProfileStore(Protocol):
+    async def get(self, tenant: str, user_id: str, timeout: float | None = None) -> dict[str, Any] | None: ...
+    async def create(self, tenant: str, user: dict[str, Any], timeout: float | None = None) -> dict[str, Any] | None: ...
+    async def patch(self, tenant: str, user_id: str, app_patch: dict[str, Any] | None, user_patch: dict[str, Any] | None,
+                    root: dict[str, Any] | None = None, timeout: float | None = None) -> dict[str, Any] | None: ...
+
+
+class ProfileWriter:
+    def __init__(self, store: ProfileStore, limiter: TokenBucketLimiter) -> None:
+        self.store = store
+        self.limiter = limiter
+        self.writes = 0
+        self.retries_429 = 0
+
+    async def write(self, tenant: str, user_id: str, app_patch: dict[str, Any], user_patch: dict[str, Any],
+                    deadline: float) -> dict[str, Any]:
+        """Apply the patch; `deadline` is a loop.time(). Raises RateLimited or WriteFailed."""
+        loop = asyncio.get_running_loop()
+        wait = self.limiter.reserve(tenant)
+        if loop.time() + wait > deadline:
+            self.limiter.release(tenant)
+            raise RateLimited(f"the tenant's write rate limit leaves no room within the execution budget (next write in {wait:.1f}s)")
+        if wait:
+            await asyncio.sleep(wait)
+        failures = 0
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise RateLimited("the execution budget ran out before the profile write was accepted")
+            try:
+                user = await self.store.patch(tenant, user_id, app_patch, user_patch, timeout=remaining)
+            except StoreRateLimited as exc:
+                self.retries_429 += 1
+                pause = max(0.0, (exc.reset - time.time()) if exc.reset is not None else 1.0) + random.uniform(0, JITTER)
+                if loop.time() + pause >= deadline:
+                    raise RateLimited("the profile store kept answering 429 until the execution budget ran out") from None
+                await asyncio.sleep(pause)
+                continue
+            except StoreUnavailable as exc:
+                failures += 1
+                pause = 0.1 * (2 ** failures) + random.uniform(0, JITTER)
+                if failures > MAX_FAILURE_RETRIES or loop.time() + pause >= deadline:
+                    raise WriteFailed(str(exc)) from None
+                await asyncio.sleep(pause)
+                continue
+            if user is None:
+                raise WriteFailed("the user no longer exists in the profile store")
+            self.writes += 1
+            return user
