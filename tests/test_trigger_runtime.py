@@ -104,8 +104,8 @@ async def fake_store():
 def make_server(tmp_path):
     started = []
 
-    def make(*flags: str):
-        srv = start_server(tmp_path / f"data{len(started)}", *flags)
+    def make(*flags: str, env: dict[str, str] | None = None):
+        srv = start_server(tmp_path / f"data{len(started)}", *flags, env=env)
         started.append(srv)
         return srv
 
@@ -361,3 +361,47 @@ async def test_bad_trigger_requests_get_4xx(make_server):
         assert (await client.post("/triggers/post-login/continue", json={"state": "forged"})).status_code == 400
         limited = (await client.post("/triggers/post-login/execute", json={"event": {"user": {"user_id": "x" * 300}}}))
         assert limited.status_code == 400
+
+
+async def test_actionhost_users_api_answers_429_with_rate_limit_headers(make_server):
+    server = make_server("--write-rate", "1", "--write-burst", "2")
+    async with api_client(server) as client:
+        r = await client.post("/api/v2/users", json={"user_id": "auth0|r1", "connection": "db"})
+        assert r.status_code == 201
+        assert {"x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"} <= set(r.headers)
+        answers = [await client.patch("/api/v2/users/auth0%7Cr1", json={"app_metadata": {"n": i}}) for i in range(3)]
+        limited = [a for a in answers if a.status_code == 429]
+        assert limited, [a.status_code for a in answers]
+        assert limited[0].json()["statusCode"] == 429
+        assert int(limited[0].headers["x-ratelimit-reset"]) >= int(time.time())
+        assert limited[0].headers["x-ratelimit-remaining"] == "0"
+
+
+async def test_one_actionhost_can_be_another_ones_profile_store(make_server):
+    store = make_server("--write-rate", "2", "--write-burst", "1")
+    front = make_server("--profile-store", store.url, env={"ACTIONHOST_PROFILE_STORE_TOKEN": ADMIN_TOKEN})
+    # the front's token for the store: the store's admin token (the same test token here)
+    async with api_client(front) as client:
+        await deploy_flow(client, [SET_APP.format(key="via", value="'front'")])
+        results = await asyncio.gather(*(execute(client, workload_event(str(9300 + i))) for i in range(4)))
+        assert [r["status"] for r in results] == ["allowed"] * 4, results
+    async with api_client(store) as direct:
+        for i in range(4):
+            user = (await direct.get(f"/api/v2/users/auth0%7C{9300 + i}")).json()
+            assert user["app_metadata"] == {"via": "front"}
+
+
+async def test_api_cache_records_survive_between_executions_of_a_trigger(make_server):
+    server = make_server()
+    async with api_client(server) as client:
+        await deploy_flow(client, ["""
+            exports.onExecutePostLogin = async (event, api) => {
+              const hit = api.cache.get('token');
+              if (hit) { api.idToken.setCustomClaim('cached', hit.value); return; }
+              const r = api.cache.set('token', 'abc', { ttl: 60000 });
+              api.idToken.setCustomClaim('stored', r.type);
+            };"""])
+        first = await execute(client, workload_event("9401"))
+        second = await execute(client, workload_event("9402"))
+        assert first["id_token_claims"] == {"stored": "success"}
+        assert second["id_token_claims"] == {"cached": "abc"}

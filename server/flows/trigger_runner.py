@@ -14,7 +14,7 @@ import orjson
 from sandbox import PLATFORM_ERROR, Sandbox
 
 from ..errors import APIError, bad_request, not_found
-from ..profiles.errors import RateLimited, StoreRateLimited, StoreUnavailable, WriteFailed
+from ..profiles.errors import RateLimited, WriteFailed
 from ..profiles.writer import ProfileWriter
 from ..timeutil import now_iso
 from .action_cache import ActionCache
@@ -60,7 +60,7 @@ class TriggerRunner:
                              "user_metadata": stored.get("user_metadata") or {}}
         flow = await self._flows.flow(tenant, trigger_id)
         return await self._run(tenant, trigger_id, execution_id, flow, event, None, Outcome(), deadline,
-                               failed_before=stored if isinstance(stored, str) else None)
+                               failed_before=stored if isinstance(stored, tuple) else None)
 
     async def resume(self, tenant: str, trigger_id: str, body: dict[str, Any]) -> dict[str, Any]:
         self._trigger(trigger_id)
@@ -90,7 +90,7 @@ class TriggerRunner:
         flow = await self._flows.flow(tenant, trigger_id)
         earlier = Outcome(**{k: v for k, v in saved["outcome"].items()})
         return await self._run(tenant, trigger_id, record["execution_id"], flow, event, int(record["resume_index"]),
-                               earlier, deadline, failed_before=stored if isinstance(stored, str) else None,
+                               earlier, deadline, failed_before=stored if isinstance(stored, tuple) else None,
                                earlier_actions=saved.get("actions", []))
 
     # -- the run -----------------------------------------------------------------------
@@ -99,36 +99,29 @@ class TriggerRunner:
         if trigger(trigger_id) is None:
             raise not_found(f"The trigger '{trigger_id[:64]}' does not exist.", "invalid_trigger")
 
-    async def _load_profile(self, tenant: str, event: dict[str, Any], deadline: float) -> dict[str, Any] | str:
+    async def _load_profile(self, tenant: str, event: dict[str, Any], deadline: float) -> dict[str, Any] | tuple[str, str]:
         """The stored profile (created from the event when unknown), or why it could not be read."""
         user = event["user"]
-        store = self._writer.store
-        remaining = deadline - asyncio.get_running_loop().time()
+        fresh = {k: v for k, v in user.items() if k not in ("created_at", "updated_at")}
+        fresh["app_metadata"] = user.get("app_metadata") if isinstance(user.get("app_metadata"), dict) else {}
+        fresh["user_metadata"] = user.get("user_metadata") if isinstance(user.get("user_metadata"), dict) else {}
+        connection = event.get("connection")
+        fresh["connection"] = (connection.get("name") if isinstance(connection, dict) else None) or "Username-Password-Authentication"
         try:
-            stored = await store.get(tenant, user["user_id"], timeout=remaining)
-            if stored is None:
-                fresh = {k: v for k, v in user.items() if k not in ("created_at", "updated_at")}
-                fresh["app_metadata"] = user.get("app_metadata") if isinstance(user.get("app_metadata"), dict) else {}
-                fresh["user_metadata"] = user.get("user_metadata") if isinstance(user.get("user_metadata"), dict) else {}
-                connection = (event.get("connection") or {}).get("name") if isinstance(event.get("connection"), dict) else None
-                fresh["connection"] = connection or "Username-Password-Authentication"
-                stored = await store.create(tenant, fresh, timeout=remaining)
-                if stored is None:  # created concurrently by another execution
-                    stored = await store.get(tenant, user["user_id"], timeout=remaining)
-            return stored if stored is not None else "the user could not be read back from the profile store"
-        except StoreRateLimited:
-            return "the profile store answered 429 to the profile read"
-        except StoreUnavailable as exc:
-            return str(exc)
+            return await self._writer.read_or_create(tenant, fresh, deadline)
+        except RateLimited as exc:
+            return RATE_LIMITED, f"the profile could not be read: {exc}"
+        except WriteFailed as exc:
+            return PLATFORM_ERROR, f"the profile could not be read: {exc}"
 
     async def _run(self, tenant: str, trigger_id: str, execution_id: str, flow: Any, event: dict[str, Any],
-                   resume_index: int | None, earlier: Outcome, deadline: float, failed_before: str | None = None,
+                   resume_index: int | None, earlier: Outcome, deadline: float, failed_before: tuple[str, str] | None = None,
                    earlier_actions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         created_at = now_iso()
         if failed_before is not None:
             response = self._response(execution_id, "failed", earlier, event["user"], [],
-                                      {"class": PLATFORM_ERROR, "message": failed_before}, None, None)
+                                      {"class": failed_before[0], "action": None, "message": failed_before[1]}, None, None)
             self._record(tenant, trigger_id, execution_id, response, [], created_at)
             return response
         actions_bound = bool(flow.install.get("actions"))

@@ -11,13 +11,15 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
 
 from .errors import RateLimited, StoreRateLimited, StoreUnavailable, WriteFailed
 from .rate_limit import TokenBucketLimiter
 
 MAX_FAILURE_RETRIES = 3
-JITTER = 0.05  # seconds, so writers held back by one reset do not all come back at once
+JITTER = 0.05
+T = TypeVar("T")  # seconds, so writers held back by one reset do not all come back at once
 
 
 class ProfileStore(Protocol):
@@ -44,28 +46,45 @@ class ProfileWriter:
             raise RateLimited(f"the tenant's write rate limit leaves no room within the execution budget (next write in {wait:.1f}s)")
         if wait:
             await asyncio.sleep(wait)
+        user = await self._retrying(
+            lambda remaining: self.store.patch(tenant, user_id, app_patch, user_patch, timeout=remaining), deadline)
+        if user is None:
+            raise WriteFailed("the user no longer exists in the profile store")
+        self.writes += 1
+        return user
+
+    async def read_or_create(self, tenant: str, user: dict[str, Any], deadline: float) -> dict[str, Any]:
+        """The stored profile of user["user_id"], created from `user` when the store has none."""
+        user_id = user["user_id"]
+        stored = await self._retrying(lambda remaining: self.store.get(tenant, user_id, timeout=remaining), deadline)
+        if stored is None:
+            stored = await self._retrying(lambda remaining: self.store.create(tenant, user, timeout=remaining), deadline)
+            if stored is None:  # created concurrently by another execution
+                stored = await self._retrying(lambda remaining: self.store.get(tenant, user_id, timeout=remaining), deadline)
+        if stored is None:
+            raise WriteFailed("the user could not be read back from the profile store")
+        return stored
+
+    async def _retrying(self, call: Callable[[float], Awaitable[T]], deadline: float) -> T:
+        """`call(remaining_seconds)`, again after a 429 (at its reset) or a transient failure
+        (bounded), while the deadline allows."""
+        loop = asyncio.get_running_loop()
         failures = 0
         while True:
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise RateLimited("the execution budget ran out before the profile write was accepted")
+                raise RateLimited("the execution budget ran out before the profile store accepted the request")
             try:
-                user = await self.store.patch(tenant, user_id, app_patch, user_patch, timeout=remaining)
+                return await call(remaining)
             except StoreRateLimited as exc:
                 self.retries_429 += 1
                 pause = max(0.0, (exc.reset - time.time()) if exc.reset is not None else 1.0) + random.uniform(0, JITTER)
                 if loop.time() + pause >= deadline:
                     raise RateLimited("the profile store kept answering 429 until the execution budget ran out") from None
                 await asyncio.sleep(pause)
-                continue
             except StoreUnavailable as exc:
                 failures += 1
                 pause = 0.1 * (2 ** failures) + random.uniform(0, JITTER)
                 if failures > MAX_FAILURE_RETRIES or loop.time() + pause >= deadline:
                     raise WriteFailed(str(exc)) from None
                 await asyncio.sleep(pause)
-                continue
-            if user is None:
-                raise WriteFailed("the user no longer exists in the profile store")
-            self.writes += 1
-            return user
