@@ -1,11 +1,14 @@
-// URL and URLSearchParams (globals) and parseUrl() for the api code: the URL Standard's basic URL
-// parser, host parser and serializer, and application/x-www-form-urlencoded parsing/serializing.
+// URL and URLSearchParams globals, and parseUrl() for the api code.
 //
-// A URL's state lives in a private "record" ({scheme, username, password, host, port, path,
-// query, fragment}) that user code cannot reach. path is an array of segments, or a string for
-// an opaque path ("mailto:x"). host is null, "" (empty host) or the serialized host.
-// Percent-decoded bytes are turned into text with utf8Decode (30_encoding.js): a hoisted
-// function, and nothing here runs before every runtime file has been evaluated.
+// The URL Standard's parser and serializer, checked against Node's URL. Where Node 20 (Ada) leaves
+// the standard in corner cases (".." at the root of a non-special URL, "file:" segments like
+// "c:x", relative references against an opaque base), the standard wins.
+//
+// A URL's state lives in a private record {scheme, username, password, host, port, path, query,
+// fragment} that user code cannot reach: path is an array of segments, or a string for an opaque
+// path ("mailto:x"); host is null, "" (empty host) or the serialized host. Percent-decoded bytes
+// become text through utf8Decode from 30_encoding.js: a hoisted function, and nothing here runs
+// before every runtime file has been evaluated.
 
 const URL_EOF = -1;
 const URL_HEX_UPPER = "0123456789ABCDEF";
@@ -55,6 +58,7 @@ function urlToUSV(value) {
   return s;
 }
 
+// The authority state steps back over its buffer by code points, not UTF-16 units.
 function urlCpLength(s) {
   let n = 0;
   for (let i = 0; i < s.length; i++) {
@@ -977,18 +981,37 @@ function urlParseRecord(input, baseInput) {
   return urlBasicParse(input, base, null, 0);
 }
 
+// Errors shaped like Node's, so actions that test err.code keep working. (Also used by
+// 30_encoding.js.)
+function nodeError(Ctor, message, code) {
+  const err = new Ctor(message);
+  ObjectDefineProperty(err, "code", { value: code, writable: true, enumerable: true, configurable: true });
+  return err;
+}
+
+// The tail of Node's ERR_INVALID_ARG_TYPE message: "type number (1)", "an instance of Object"...
+function describeReceived(value) {
+  if (value === null || value === undefined) return StringCtor(value);
+  if (typeof value === "function") return "function " + value.name;
+  if (typeof value === "object") {
+    const ctor = value.constructor;
+    return ctor && typeof ctor.name === "string" && ctor.name !== "" ? "an instance of " + ctor.name : "an instance of Object";
+  }
+  let shown = typeof value === "symbol" ? "Symbol()" : StringCtor(value);
+  if (shown.length > 28) shown = StringPrototypeSlice(shown, 0, 25) + "...";
+  if (typeof value === "string") shown = "'" + shown + "'";
+  return "type " + typeof value + " (" + shown + ")";
+}
+
 function urlInvalidError(input, base) {
-  const err = new TypeErrorCtor("Invalid URL");
-  ObjectDefineProperty(err, "code", { value: "ERR_INVALID_URL", writable: true, enumerable: true, configurable: true });
+  const err = nodeError(TypeErrorCtor, "Invalid URL", "ERR_INVALID_URL");
   ObjectDefineProperty(err, "input", { value: input, writable: true, enumerable: true, configurable: true });
   if (base !== undefined) ObjectDefineProperty(err, "base", { value: base, writable: true, enumerable: true, configurable: true });
   return err;
 }
 
 function urlMissingArgs(names) {
-  const err = new TypeErrorCtor("The " + names + " must be specified");
-  ObjectDefineProperty(err, "code", { value: "ERR_MISSING_ARGS", writable: true, enumerable: true, configurable: true });
-  return err;
+  return nodeError(TypeErrorCtor, "The " + names + " must be specified", "ERR_MISSING_ARGS");
 }
 
 // Copy a freshly parsed record into the one a URL (and its URLSearchParams) already share.
@@ -1221,24 +1244,8 @@ function uspSort(list) {
   return out;
 }
 
-// The tail of Node's ERR_INVALID_ARG_TYPE message: "type number (1)", "an instance of Object"...
-function urlDescribeReceived(value) {
-  if (value === null || value === undefined) return StringCtor(value);
-  if (typeof value === "function") return "function " + value.name;
-  if (typeof value === "object") {
-    const ctor = value.constructor;
-    return ctor && typeof ctor.name === "string" && ctor.name !== "" ? "an instance of " + ctor.name : "an instance of Object";
-  }
-  let shown = typeof value === "symbol" ? "Symbol()" : StringCtor(value);
-  if (shown.length > 28) shown = StringPrototypeSlice(shown, 0, 25) + "...";
-  if (typeof value === "string") shown = "'" + shown + "'";
-  return "type " + typeof value + " (" + shown + ")";
-}
-
 function uspTupleError() {
-  const err = new TypeErrorCtor("Each query pair must be an iterable [name, value] tuple");
-  ObjectDefineProperty(err, "code", { value: "ERR_INVALID_TUPLE", writable: true, enumerable: true, configurable: true });
-  return err;
+  return nodeError(TypeErrorCtor, "Each query pair must be an iterable [name, value] tuple", "ERR_INVALID_TUPLE");
 }
 
 let uspList;                   // (params) -> its live list, for the iterator
@@ -1264,9 +1271,7 @@ class URLSearchParams {
       const method = init[SymbolIterator];
       if (method !== undefined && method !== null) {
         if (typeof method !== "function") {
-          const err = new TypeErrorCtor("Query pairs must be iterable");
-          ObjectDefineProperty(err, "code", { value: "ERR_ARG_NOT_ITERABLE", writable: true, enumerable: true, configurable: true });
-          throw err;
+          throw nodeError(TypeErrorCtor, "Query pairs must be iterable", "ERR_ARG_NOT_ITERABLE");
         }
         // the caller's own iterables, iterated with the caller's own iterator protocol
         for (const pair of init) {
@@ -1383,9 +1388,7 @@ class URLSearchParams {
 
   forEach(callback, thisArg = undefined) {
     if (typeof callback !== "function") {
-      const err = new TypeErrorCtor('The "callback" argument must be of type function. Received ' + urlDescribeReceived(callback));
-      ObjectDefineProperty(err, "code", { value: "ERR_INVALID_ARG_TYPE", writable: true, enumerable: true, configurable: true });
-      throw err;
+      throw nodeError(TypeErrorCtor, 'The "callback" argument must be of type function. Received ' + describeReceived(callback), "ERR_INVALID_ARG_TYPE");
     }
     // live: the callback may change the list while it is walked
     for (let i = 0; i < this.#list.length; i++) {

@@ -1,5 +1,4 @@
-// Text and base64 codecs: TextEncoder, TextDecoder (utf-8), atob, btoa and DOMException globals,
-// and the runtime's utf8Encode / utf8Decode / base64UrlEncode / base64UrlDecode helpers.
+// TextEncoder, TextDecoder, atob, btoa, DOMException globals; utf8 and base64url helpers.
 //
 // Byte arrays are made with the Uint8Array captured in 00_primordials.js: 60_limits.js later
 // swaps the global constructors for counting wrappers, and the results still pass
@@ -36,12 +35,6 @@ class DOMException extends ErrorCtor {
 }
 ObjectDefineProperty(DOMException.prototype, SymbolToStringTag, { value: "DOMException", configurable: true });
 
-function nodeError(Ctor, message, code) {
-  const err = new Ctor(message);
-  ObjectDefineProperty(err, "code", { value: code, writable: true, enumerable: true, configurable: true });
-  return err;
-}
-
 // ---- UTF-8 ---------------------------------------------------------------------------------
 
 // Lone surrogates are encoded as U+FFFD (EF BF BD), as the Encoding Standard does.
@@ -57,6 +50,7 @@ function utf8Encode(s) {
     else size += 3;
   }
   const out = new Uint8ArrayCtor(size);
+  reserveBuffer(size, out); // counts against the isolate's buffer budget like user-made arrays
   if (size === n) {
     for (let i = 0; i < n; i++) out[i] = StringPrototypeCharCodeAt(s, i);
     return out;
@@ -255,6 +249,7 @@ function base64UrlDecode(s) {
   const n = s.length;
   if (n % 4 === 1) return null;
   const out = new Uint8ArrayCtor(MathFloor((n * 3) / 4));
+  reserveBuffer(out.length, out);
   let acc = 0, bits = 0, w = 0;
   for (let i = 0; i < n; i++) {
     const c = StringPrototypeCharCodeAt(s, i);
@@ -373,7 +368,7 @@ class TextEncoder {
     let isUint8 = false;
     try { isUint8 = TypedArrayPrototypeGetSymbolToStringTag(destination) === "Uint8Array"; } catch (_) { /* not a typed array */ }
     if (!isUint8) {
-      throw nodeError(TypeErrorCtor, 'The "dest" argument must be an instance of Uint8Array. Received ' + urlDescribeReceived(destination), "ERR_INVALID_ARG_TYPE");
+      throw nodeError(TypeErrorCtor, 'The "dest" argument must be an instance of Uint8Array. Received ' + describeReceived(destination), "ERR_INVALID_ARG_TYPE");
     }
     const done = utf8EncodeInto(src, destination, 0, TypedArrayPrototypeGetLength(destination));
     return { read: done[0], written: done[1] };
@@ -418,7 +413,7 @@ class TextDecoder {
     } else {
       bytes = viewBytes(input);
       if (bytes === undefined) {
-        throw nodeError(TypeErrorCtor, 'The "input" argument must be an instance of SharedArrayBuffer, ArrayBuffer or ArrayBufferView. Received ' + urlDescribeReceived(input), "ERR_INVALID_ARG_TYPE");
+        throw nodeError(TypeErrorCtor, 'The "input" argument must be an instance of SharedArrayBuffer, ArrayBuffer or ArrayBufferView. Received ' + describeReceived(input), "ERR_INVALID_ARG_TYPE");
       }
     }
     const stream = options !== undefined && options !== null && !!options.stream;

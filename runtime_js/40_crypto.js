@@ -1,5 +1,4 @@
-// SHA-256, HMAC-SHA256 and HS256 JWTs for the api code (redirect tokens), and the `crypto`
-// global's getRandomValues / randomUUID.
+// SHA-256, HMAC-SHA256 and HS256 JWTs (redirect tokens) for the api code; the `crypto` global.
 
 const SHA256_K = new Int32ArrayCtor([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -18,6 +17,7 @@ function sha256(bytes) {
   // message + 0x80 + zero padding + 64-bit big-endian bit length, in whole 64-byte blocks
   const total = MathFloor((n + 9 + 63) / 64) * 64;
   const m = new Uint8ArrayCtor(total);
+  reserveBuffer(total, m);
   TypedArrayPrototypeSet(m, bytes);
   m[n] = 0x80;
   const bitsHigh = MathFloor(n / 0x20000000);

@@ -4,23 +4,8 @@
 // a huge sparse length in uninterruptible native loops (or abort the process, as
 // `new Array(3e8).fill(0)` does) refuse lengths beyond ARRAY_WALK_MAX.
 
-let BUFFER_BUDGET = 64 * 1024 * 1024;   // live bytes; the host may lower it at install
 const ARRAY_WALK_MAX = 1 << 24;
-let bufferLive = 0;
-const bufferRegistry = new FinalizationRegistry((bytes) => { bufferLive -= bytes; });
 const ReflectConstruct = Reflect.construct;
-
-function reserveBuffer(bytes, holder) {
-  if (!(bytes >= 0)) return;
-  if (bytes > BUFFER_BUDGET - bufferLive) {
-    throw new RangeErrorCtor("Array buffer allocation failed: " + bytes +
-      " bytes would exceed this action's buffer memory limit of " + BUFFER_BUDGET + " bytes");
-  }
-  bufferLive += bytes;
-  if (holder !== undefined) {
-    try { bufferRegistry.register(holder, bytes); } catch (_) { /* not an object */ }
-  }
-}
 
 function toIndex(value) {
   const n = NumberCtor(value);

@@ -15,6 +15,7 @@ from .actions import model
 from .actions.service import ActionService
 from .auth import DEFAULT_TENANT, SCOPES, TOKEN_CACHE, TokenCache, TokenStore, auth_middleware, new_token
 from .errors import error_middleware
+from .http.limits import PARSER_LINE_LIMIT, quiet_client_errors, request_size_middleware
 from .flows.action_cache import ActionCache
 from .flows.execution_log import ExecutionLog
 from .flows.flow_cache import FlowCache
@@ -62,7 +63,11 @@ async def bootstrap_admin_token(tokens: TokenStore, settings: Settings) -> str |
 
 
 def build_app(settings: Settings, sandbox_settings: SupervisorSettings | None = None) -> web.Application:
-    app = web.Application(client_max_size=settings.max_body)
+    # bodies are inflated by http/body.py, which bounds the inflated size and answers 4xx; the
+    # parser's own line limits are raised so that http/limits.py can refuse long URLs and headers
+    # with a JSON answer (beyond these, aiohttp answers a plain-text 400 itself)
+    app = web.Application(client_max_size=settings.max_body, handler_args={
+        "auto_decompress": False, "max_line_size": PARSER_LINE_LIMIT, "max_field_size": PARSER_LINE_LIMIT})
     app[SETTINGS] = settings
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
@@ -116,7 +121,9 @@ def build_app(settings: Settings, sandbox_settings: SupervisorSettings | None = 
 
     app.cleanup_ctx.append(resources)
     app.middlewares.append(error_middleware)
+    app.middlewares.append(request_size_middleware)
     app.middlewares.append(auth_middleware)
+    quiet_client_errors()
     app.router.add_get("/healthz", healthz)
     app.router.add_routes(actions_http.routes)
     app.router.add_routes(users_http.routes)

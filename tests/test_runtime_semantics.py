@@ -233,3 +233,46 @@ async def test_values_that_are_not_json_fail_the_call_that_passed_them(sandbox, 
 async def test_exotic_numbers_are_recorded_as_json_would(sandbox):
     result = await run(sandbox, "exports.onExecutePostLogin = async (event, api) => { api.user.setAppMetadata('k', [NaN, -0, Infinity, undefined, () => 1]); };")
     assert result.actions[0]["commands"] == [["user.setAppMetadata", "k", [None, 0, None, None, None]]]
+
+
+async def test_web_globals_work_in_actions(sandbox):
+    result = await run(sandbox, """
+        exports.onExecutePostLogin = async (event, api) => {
+          const u = new URL('/cb?x=1#f', 'https://Login.Example.com:443/a/b');
+          u.searchParams.append('y', 'a b');
+          const bytes = new TextEncoder().encode('héllo');
+          api.idToken.setCustomClaim('out', [u.href, bytes.length, new TextDecoder().decode(bytes),
+            btoa('hi'), atob('aGk='), typeof crypto.randomUUID()]);
+        };""")
+    assert result.status == "completed", result.error
+    assert result.actions[0]["commands"][0][2] == [
+        "https://login.example.com/cb?x=1&y=a+b#f", 6, "héllo", "aGk=", "hi", "string"]
+
+
+async def test_text_encoder_output_counts_against_the_buffer_budget(sandbox):
+    result = await run(sandbox, """
+        exports.onExecutePostLogin = async () => {
+          const keep = [];
+          for (let i = 0; i < 100; i++) keep.push(new TextEncoder().encode('x'.repeat(8 * 1024 * 1024)));
+        };""")
+    assert result.status == "failed"
+    assert "Array buffer allocation failed" in result.error["message"]
+
+
+async def test_redirect_tokens_round_trip_and_tampering_is_refused(sandbox):
+    code = """
+        exports.onExecutePostLogin = async (event, api) => {
+          const token = api.redirect.encodeToken({ secret: 's3cret', payload: { state: 'st', n: 1 }, expiresInSeconds: 60 });
+          const bad = token.slice(0, -2) + (token.endsWith('A') ? 'BB' : 'AA');
+          event.request.query = { session_token: token, state: 'st' };
+          const ok = api.redirect.validateToken({ secret: 's3cret' });
+          let refused = '';
+          event.request.query = { session_token: bad, state: 'st' };
+          try { api.redirect.validateToken({ secret: 's3cret' }); } catch (e) { refused = e.message; }
+          api.idToken.setCustomClaim('r', [ok.n, ok.sub, ok.exp - ok.iat, refused]);
+        };"""
+    result = await run(sandbox, code)
+    assert result.status == "completed", result.error
+    n, sub, ttl, refused = result.actions[0]["commands"][0][2]
+    assert (n, sub, ttl) == (1, "auth0|42", 60)
+    assert refused == "The session token is invalid: Failed signature validation"

@@ -209,6 +209,7 @@ def render_action(action: dict[str, Any], deployed: dict[str, Any] | None) -> di
         "runtime": action["runtime"],
         "secrets": public_secrets(action["secrets"]),
         "status": action["status"],
+        "errors": action["errors"],
         "built_at": action["built_at"],
         "all_changes_deployed": bool(deployed) and _same_content(action, deployed),
     }
@@ -224,12 +225,12 @@ def _same_content(action: dict[str, Any], version: dict[str, Any]) -> bool:
     return [(s["name"], s["updated_at"]) for s in action["secrets"]] == [(s["name"], s["updated_at"]) for s in version["secrets"]]
 
 
-def render_binding(binding: dict[str, Any], action: dict[str, Any]) -> dict[str, Any]:
+def render_binding(binding: dict[str, Any], action: dict[str, Any], deployed: dict[str, Any] | None) -> dict[str, Any]:
     return {
         "id": binding["id"],
         "trigger_id": binding["trigger_id"],
         "display_name": binding["display_name"],
-        "action": render_action_base(action) | {"all_changes_deployed": True},
+        "action": render_action_base(action) | {"all_changes_deployed": bool(deployed) and _same_content(action, deployed)},
         "created_at": binding["created_at"],
         "updated_at": binding["updated_at"],
     }

@@ -176,7 +176,12 @@ class ActionService:
     async def bindings(self, tenant: str, trigger_id: str) -> list[dict[str, Any]]:
         if trigger(trigger_id) is None:
             raise not_found(f"The trigger '{trigger_id[:64]}' does not exist.", "invalid_trigger")
-        return [model.render_binding(b, b["action"]) for b in await self._repo.bindings(tenant, trigger_id)]
+        out = []
+        for b in await self._repo.bindings(tenant, trigger_id):
+            action = b["action"]
+            deployed = await self._repo.get_version(tenant, action["id"], action["deployed_version_id"])
+            out.append(model.render_binding(b, action, deployed))
+        return out
 
     async def replace_bindings(self, tenant: str, trigger_id: str, body: dict[str, Any]) -> list[dict[str, Any]]:
         if trigger(trigger_id) is None:

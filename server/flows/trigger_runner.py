@@ -211,7 +211,8 @@ class TriggerRunner:
         status = {"allowed": "final", "denied": "final", "failed": "final", "redirect": "suspended"}[response["status"]]
         record = {"tenant_id": tenant, "id": execution_id, "trigger_id": trigger_id, "status": status,
                   "results": results, "created_at": created_at, "updated_at": now_iso()}
-        if response["error"]:
+        if response["error"] and not any("error" in r for r in results):
+            # a failure no action's result carries (the write, a destroyed isolate)
             record["results"].append({"action_name": response["error"].get("action"), "error": {
                 "id": response["error"]["class"], "msg": response["error"]["message"], "url": ""}})
         self._log.record(record)

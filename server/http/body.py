@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import zlib
+
 import orjson
 from aiohttp import web
 
@@ -38,14 +40,45 @@ def nesting_depth_exceeds(raw: bytes, limit: int) -> bool:
     return False
 
 
+# The server is built with auto_decompress off (app.py): bodies are inflated here, with the
+# size limit applied to the inflated bytes and a clear 4xx for anything that does not decode.
+DECODABLE = ("", "identity", "gzip", "deflate")
+
+
+def _inflate(raw: bytes, encoding: str, max_bytes: int) -> bytes:
+    # gzip: wbits 16+15; deflate: zlib-wrapped per RFC 9110, raw deflate as sent by some clients
+    attempts = (16 + zlib.MAX_WBITS,) if encoding == "gzip" else (zlib.MAX_WBITS, -zlib.MAX_WBITS)
+    for wbits in attempts:
+        inflater = zlib.decompressobj(wbits)
+        try:
+            out = inflater.decompress(raw, max_bytes + 1)
+        except zlib.error:
+            continue
+        if len(out) > max_bytes or inflater.unconsumed_tail:
+            raise APIError(413, f"Request body exceeds {max_bytes} bytes once decompressed", "payload_too_large")
+        if not inflater.eof:
+            break
+        return out
+    raise bad_request(f"The request body is not valid {encoding} data")
+
+
 async def read_json(request: web.Request, max_bytes: int, max_depth: int = MAX_DEPTH) -> Any:
+    encoding = request.headers.get("Content-Encoding", "").strip().lower()
+    if encoding not in DECODABLE:
+        raise APIError(415, f"Unsupported Content-Encoding '{encoding[:32]}'; send identity, gzip or deflate",
+                       "unsupported_media_type")
     if request.content_length is not None and request.content_length > max_bytes:
         raise APIError(413, f"Request body exceeds {max_bytes} bytes", "payload_too_large")
     raw = bytearray()
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        raw += chunk
-        if len(raw) > max_bytes:
-            raise APIError(413, f"Request body exceeds {max_bytes} bytes", "payload_too_large")
+    try:
+        async for chunk in request.content.iter_chunked(64 * 1024):
+            raw += chunk
+            if len(raw) > max_bytes:
+                raise APIError(413, f"Request body exceeds {max_bytes} bytes", "payload_too_large")
+    except web.RequestPayloadError as exc:
+        raise bad_request(f"The request body could not be read: {exc}") from None
+    if encoding in ("gzip", "deflate"):
+        raw = bytearray(_inflate(bytes(raw), encoding, max_bytes))
     if not raw:
         raise bad_request("Request body is required")
     body = bytes(raw)
