@@ -32,6 +32,8 @@ PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 class SupervisorSettings:
     executors: int = field(default_factory=lambda: os.cpu_count() or 1)
     pin: bool = True
+    # executors yield the CPU to the front end under contention (per process, nothing machine-wide)
+    nice: int = 3
     limits: Limits = field(default_factory=Limits)
     max_isolates: int = 256
     rss_limit: int = 1024 * 2**20
@@ -104,7 +106,7 @@ class Supervisor:
         try:
             handle.process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "sandbox.executor", "--fd", str(child.fileno()),
-                "--cpu", str(cpu), "--limits", limits, "--max-isolates", str(self.settings.max_isolates),
+                "--cpu", str(cpu), "--limits", limits, "--max-isolates", str(self.settings.max_isolates), "--nice", str(self.settings.nice),
                 pass_fds=(child.fileno(),), stdin=asyncio.subprocess.DEVNULL,
             )
         finally:

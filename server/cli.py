@@ -39,6 +39,19 @@ def build_parser() -> argparse.ArgumentParser:
     tenant_create.add_argument("name")
     tenant_create.add_argument("--data-dir", type=Path, default=data_dir_default)
 
+    run = sub.add_parser("run", help="run action files as one flow, locally, and print what they did",
+                         description="Run ACTION.js files (in order) as one post-login flow in the same sandbox and "
+                                     "runtime the server uses. Exit status: 0 allowed, 1 denied or failed, 2 bad input.")
+    run.add_argument("files", nargs="*", metavar="ACTION.js")
+    run.add_argument("--event", help="the event as JSON (a file, or - for stdin)")
+    run.add_argument("--sample-event", action="store_true", help="print a realistic post-login event and exit")
+    run.add_argument("--user-store", metavar="DIR", help="keep user profiles in DIR between runs (default: forget them)")
+    run.add_argument("--secret", action="append", default=[], metavar="NAME=VALUE", help="a secret for event.secrets (repeatable)")
+    run.add_argument("--trigger", default="post-login")
+    run.add_argument("--json", action="store_true", help="print the trigger API's JSON response")
+    run.add_argument("--watch", action="store_true", help="run again whenever a file changes")
+    run.add_argument("--budget", type=float, default=20.0, help="seconds the execution may take")
+
     sub.add_parser("version", help="print the version")
     return parser
 
@@ -52,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(create_token(args))
     if args.command == "tenants":
         return asyncio.run(create_tenant(args))
+    if args.command == "run":
+        return run_actions(args, parser)
     if args.command == "version":
         from importlib.metadata import version
 
@@ -59,6 +74,23 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     parser.print_help()
     return 0
+
+
+def run_actions(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .local import run
+
+    if args.sample_event:
+        print(run.sample_event(), end="")
+        return 0
+    if not args.files or not args.event:
+        print("actionhost run: give ACTION.js file(s) and --event EVENT.json "
+              "(a sample: actionhost run --sample-event > event.json)", file=sys.stderr)
+        return run.EXIT_BAD_INPUT
+    try:
+        return asyncio.run(run.main(args.files, args.event, args.secret, args.trigger, args.user_store,
+                                    args.json, args.watch, args.budget))
+    except KeyboardInterrupt:
+        return 0
 
 
 def serve(settings: Settings) -> int:

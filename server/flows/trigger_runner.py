@@ -139,7 +139,8 @@ class TriggerRunner:
         status = STATUS.get(data.get("status", "failed"), "failed")
         error = data.get("error")
         if error is not None:
-            error = {"class": error.get("class", PLATFORM_ERROR), "action": error.get("action"), "message": error.get("message", "")}
+            error = {"class": error.get("class", PLATFORM_ERROR), "action": error.get("action"), "message": error.get("message", ""),
+                     **({"stack": error["stack"]} if error.get("stack") else {})}
         self._cache.apply(tenant, trigger_id, outcome.cache_set, outcome.cache_delete)
 
         user = event["user"]
