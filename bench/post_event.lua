@@ -10,6 +10,8 @@
 --   BENCH_TOKEN           bearer token (default "bench"; node_ref accepts any)
 --   BENCH_PATH            request path (default /triggers/post-login/execute)
 --   BENCH_USERS           number of distinct user ids (default 10000)
+--   BENCH_DELAY_MS        pause each connection this long before every request (paced load:
+--                         connections x 1000 / BENCH_DELAY_MS requests/s at most)
 --   BENCH_CHECK=1         also count the executions' "status" values and print them at the end
 --                         (reads every response body: a little slower)
 
@@ -18,6 +20,7 @@ local token = os.getenv("BENCH_TOKEN") or "bench"
 local path = os.getenv("BENCH_PATH") or "/triggers/post-login/execute"
 local users = tonumber(os.getenv("BENCH_USERS") or "10000")
 local check = os.getenv("BENCH_CHECK") == "1"
+local delay_ms = tonumber(os.getenv("BENCH_DELAY_MS") or "0")
 
 local file = assert(io.open(template_path, "rb"), "cannot open BENCH_EVENT_TEMPLATE " .. template_path)
 local template = file:read("*a")
@@ -63,6 +66,12 @@ function request()
   end
   buf[#buf + 1] = tail
   return wrk.format("POST", path, headers, table.concat(buf))
+end
+
+if delay_ms > 0 then
+  function delay()
+    return delay_ms
+  end
 end
 
 if check then

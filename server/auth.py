@@ -98,12 +98,14 @@ class TokenCache:
 
 
 TOKEN_CACHE = web.AppKey("token_cache", TokenCache)
+# documents about the API itself, readable without a token
+PUBLIC_PATHS = frozenset({"/api/v2/openapi.json", "/api/v2/actions/types.d.ts"})
 
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     """Resolves the bearer token of API paths into request["tenant"] and request["scopes"]."""
-    if request.path.startswith(("/api/v2/", "/triggers/")) and request.path != "/api/v2/openapi.json":
+    if request.path.startswith(("/api/v2/", "/triggers/")) and request.path not in PUBLIC_PATHS:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():

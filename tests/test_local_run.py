@@ -120,3 +120,12 @@ def test_secrets_from_the_command_line_reach_the_action(tmp_path, event_file):
     path.write_text("exports.onExecutePostLogin = async (event, api) => { api.idToken.setCustomClaim('k', event.secrets.API_KEY); };\n")
     result = actionhost("run", str(path), "--event", str(event_file), "--secret", "API_KEY=abc", "--json")
     assert orjson.loads(result.stdout)["id_token_claims"] == {"k": "abc"}
+
+
+def test_types_are_printed_and_served(server):
+    printed = actionhost("types")
+    assert printed.returncode == 0
+    assert b"OnExecutePostLogin" in printed.stdout and b"setAppMetadata" in printed.stdout
+    served = httpx.get(server.url + "/api/v2/actions/types.d.ts", timeout=30)
+    assert served.status_code == 200
+    assert served.content == printed.stdout

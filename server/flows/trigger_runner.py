@@ -55,12 +55,17 @@ class TriggerRunner:
         deadline = asyncio.get_running_loop().time() + self._budget
         execution_id = "exec_" + secrets.token_hex(12)
         stored = await self._load_profile(tenant, event, deadline)
+        new_user = None
         if isinstance(stored, dict):
             event["user"] = {**user, **stored, "app_metadata": stored.get("app_metadata") or {},
                              "user_metadata": stored.get("user_metadata") or {}}
+        elif stored is None:
+            # unknown to the store: created from the event, in the same write as this execution's patch
+            new_user = _user_from_event(event)
+            event["user"] = {**user, "app_metadata": new_user["app_metadata"], "user_metadata": new_user["user_metadata"]}
         flow = await self._flows.flow(tenant, trigger_id)
         return await self._run(tenant, trigger_id, execution_id, flow, event, None, Outcome(), deadline,
-                               failed_before=stored if isinstance(stored, tuple) else None)
+                               failed_before=stored if isinstance(stored, tuple) else None, new_user=new_user)
 
     async def resume(self, tenant: str, trigger_id: str, body: dict[str, Any]) -> dict[str, Any]:
         self._trigger(trigger_id)
@@ -99,16 +104,10 @@ class TriggerRunner:
         if trigger(trigger_id) is None:
             raise not_found(f"The trigger '{trigger_id[:64]}' does not exist.", "invalid_trigger")
 
-    async def _load_profile(self, tenant: str, event: dict[str, Any], deadline: float) -> dict[str, Any] | tuple[str, str]:
-        """The stored profile (created from the event when unknown), or why it could not be read."""
-        user = event["user"]
-        fresh = {k: v for k, v in user.items() if k not in ("created_at", "updated_at")}
-        fresh["app_metadata"] = user.get("app_metadata") if isinstance(user.get("app_metadata"), dict) else {}
-        fresh["user_metadata"] = user.get("user_metadata") if isinstance(user.get("user_metadata"), dict) else {}
-        connection = event.get("connection")
-        fresh["connection"] = (connection.get("name") if isinstance(connection, dict) else None) or "Username-Password-Authentication"
+    async def _load_profile(self, tenant: str, event: dict[str, Any], deadline: float) -> dict[str, Any] | tuple[str, str] | None:
+        """The stored profile, None when the store does not know the user, or why it could not be read."""
         try:
-            return await self._writer.read_or_create(tenant, fresh, deadline)
+            return await self._writer.read(tenant, event["user"]["user_id"], deadline)
         except RateLimited as exc:
             return RATE_LIMITED, f"the profile could not be read: {exc}"
         except WriteFailed as exc:
@@ -116,7 +115,7 @@ class TriggerRunner:
 
     async def _run(self, tenant: str, trigger_id: str, execution_id: str, flow: Any, event: dict[str, Any],
                    resume_index: int | None, earlier: Outcome, deadline: float, failed_before: tuple[str, str] | None = None,
-                   earlier_actions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                   earlier_actions: list[dict[str, Any]] | None = None, new_user: dict[str, Any] | None = None) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         created_at = now_iso()
         if failed_before is not None:
@@ -147,9 +146,10 @@ class TriggerRunner:
         too_big = _metadata_too_big(outcome)
         if too_big:
             status, error = "failed", {"class": "action_error", "action": None, "message": too_big}
-        elif outcome.has_metadata:
+        elif outcome.has_metadata or new_user is not None:
             try:
-                stored = await self._writer.write(tenant, user["user_id"], outcome.app_metadata, outcome.user_metadata, deadline)
+                stored = await self._writer.write(tenant, user["user_id"], outcome.app_metadata, outcome.user_metadata,
+                                                  deadline, create=new_user)
                 user = {**user, "app_metadata": stored.get("app_metadata") or {}, "user_metadata": stored.get("user_metadata") or {}}
             except RateLimited as exc:
                 status, error = "failed", {"class": RATE_LIMITED, "action": None, "message": str(exc)}
@@ -217,6 +217,16 @@ class TriggerRunner:
             record["results"].append({"action_name": response["error"].get("action"), "error": {
                 "id": response["error"]["class"], "msg": response["error"]["message"], "url": ""}})
         self._log.record(record)
+
+
+def _user_from_event(event: dict[str, Any]) -> dict[str, Any]:
+    user = event["user"]
+    fresh = {k: v for k, v in user.items() if k not in ("created_at", "updated_at")}
+    fresh["app_metadata"] = user.get("app_metadata") if isinstance(user.get("app_metadata"), dict) else {}
+    fresh["user_metadata"] = user.get("user_metadata") if isinstance(user.get("user_metadata"), dict) else {}
+    connection = event.get("connection")
+    fresh["connection"] = (connection.get("name") if isinstance(connection, dict) else None) or "Username-Password-Authentication"
+    return fresh
 
 
 def _combine(earlier: Outcome, later: Outcome) -> Outcome:

@@ -140,6 +140,18 @@ async def update_bindings(request: web.Request) -> web.Response:
     return json({"bindings": items})
 
 
+@routes.get("/api/v2/actions/types.d.ts")
+async def typings(request: web.Request) -> web.Response:
+    """Typings of `event` and `api` for editors (also: `actionhost types > actions.d.ts`)."""
+    return web.Response(text=typings_text(), content_type="application/typescript")
+
+
+def typings_text() -> str:
+    from importlib import resources
+
+    return resources.files("runtime_js").joinpath("actions.d.ts").read_text(encoding="utf-8")
+
+
 @routes.get("/api/v2/actions/executions/{id}")
 @requires("read:actions")
 async def get_execution(request: web.Request) -> web.Response:

@@ -18,6 +18,9 @@ from .errors import StoreRateLimited, StoreUnavailable
 
 
 class RemoteProfiles:
+    # creating then patching a user takes two calls here: the writer retries each on its own
+    atomic_upsert = False
+
     def __init__(self, base_url: str, token: str, timeout: float = 5.0) -> None:
         self._base = base_url.rstrip("/")
         if not self._base.endswith("/api/v2"):

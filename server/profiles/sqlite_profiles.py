@@ -28,6 +28,9 @@ def _user(row: sqlite3.Row | None) -> dict[str, Any] | None:
 
 
 class SqliteProfiles:
+    # a first login's create and patch are one transaction (see upsert)
+    atomic_upsert = True
+
     def __init__(self, store: SqliteStore) -> None:
         self._store = store
 
@@ -51,28 +54,50 @@ class SqliteProfiles:
             return _user(conn.execute("SELECT * FROM users WHERE tenant_id = ? AND user_id = ?", (tenant, user["user_id"])).fetchone())
         return await self._store.write(op)
 
+    async def upsert(self, tenant: str, user: dict[str, Any], app_patch: dict[str, Any] | None,
+                     user_patch: dict[str, Any] | None, timeout: float | None = None) -> dict[str, Any]:
+        """Create the user from `user` if the store has none, then merge the patches: one
+        transaction, so a first login costs one write."""
+        now = now_iso()
+        profile = {k: v for k, v in user.items() if k not in RESERVED}
+
+        def op(conn: sqlite3.Connection) -> dict[str, Any]:
+            conn.execute(
+                "INSERT OR IGNORE INTO users (tenant_id, user_id, profile, app_metadata, user_metadata, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (tenant, user["user_id"], dumps(profile), dumps(user.get("app_metadata") or {}),
+                 dumps(user.get("user_metadata") or {}), now, now))
+            merged = self._merge(conn, tenant, user["user_id"], app_patch, user_patch, None) if (app_patch or user_patch) else None
+            return merged or _user(conn.execute("SELECT * FROM users WHERE tenant_id = ? AND user_id = ?",
+                                                (tenant, user["user_id"])).fetchone())  # type: ignore[return-value]
+        return await self._store.write(op)
+
     async def patch(self, tenant: str, user_id: str, app_patch: dict[str, Any] | None,
                     user_patch: dict[str, Any] | None, root: dict[str, Any] | None = None,
                     timeout: float | None = None) -> dict[str, Any] | None:
         """Merge the patches into the stored row atomically; None when the user is unknown."""
-        def op(conn: sqlite3.Connection) -> dict[str, Any] | None:
-            row = conn.execute("SELECT * FROM users WHERE tenant_id = ? AND user_id = ?", (tenant, user_id)).fetchone()
-            if row is None:
-                return None
-            app = merge(loads(row["app_metadata"]), app_patch or {})
-            user = merge(loads(row["user_metadata"]), user_patch or {})
-            profile = loads(row["profile"])
-            for key, value in (root or {}).items():
-                if key in RESERVED:
-                    continue
-                if value is None:
-                    profile.pop(key, None)
-                else:
-                    profile[key] = value
-            now = now_iso()
-            conn.execute(
-                "UPDATE users SET profile = ?, app_metadata = ?, user_metadata = ?, updated_at = ? WHERE tenant_id = ? AND user_id = ?",
-                (dumps(profile), dumps(app), dumps(user), now, tenant, user_id))
-            return {**profile, "user_id": user_id, "app_metadata": app, "user_metadata": user,
-                    "created_at": row["created_at"], "updated_at": now}
-        return await self._store.write(op)
+        return await self._store.write(lambda conn: self._merge(conn, tenant, user_id, app_patch, user_patch, root))
+
+    @staticmethod
+    def _merge(conn: sqlite3.Connection, tenant: str, user_id: str, app_patch: dict[str, Any] | None,
+               user_patch: dict[str, Any] | None, root: dict[str, Any] | None) -> dict[str, Any] | None:
+        row = conn.execute("SELECT * FROM users WHERE tenant_id = ? AND user_id = ?", (tenant, user_id)).fetchone()
+        if row is None:
+            return None
+        app = merge(loads(row["app_metadata"]), app_patch or {})
+        user = merge(loads(row["user_metadata"]), user_patch or {})
+        profile = loads(row["profile"])
+        for key, value in (root or {}).items():
+            if key in RESERVED:
+                continue
+            if value is None:
+                profile.pop(key, None)
+            else:
+                profile[key] = value
+        now = now_iso()
+        conn.execute(
+            "UPDATE users SET profile = ?, app_metadata = ?, user_metadata = ?, updated_at = ? WHERE tenant_id = ? AND user_id = ?",
+            (dumps(profile), dumps(app), dumps(user), now, tenant, user_id))
+        return {**profile, "user_id": user_id, "app_metadata": app, "user_metadata": user,
+                "created_at": row["created_at"], "updated_at": now}
+

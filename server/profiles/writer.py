@@ -27,6 +27,9 @@ class ProfileStore(Protocol):
     async def create(self, tenant: str, user: dict[str, Any], timeout: float | None = None) -> dict[str, Any] | None: ...
     async def patch(self, tenant: str, user_id: str, app_patch: dict[str, Any] | None, user_patch: dict[str, Any] | None,
                     root: dict[str, Any] | None = None, timeout: float | None = None) -> dict[str, Any] | None: ...
+    async def upsert(self, tenant: str, user: dict[str, Any], app_patch: dict[str, Any] | None,
+                     user_patch: dict[str, Any] | None, timeout: float | None = None) -> dict[str, Any]: ...
+    atomic_upsert: bool
 
 
 class ProfileWriter:
@@ -37,8 +40,20 @@ class ProfileWriter:
         self.retries_429 = 0
 
     async def write(self, tenant: str, user_id: str, app_patch: dict[str, Any], user_patch: dict[str, Any],
-                    deadline: float) -> dict[str, Any]:
-        """Apply the patch; `deadline` is a loop.time(). Raises RateLimited or WriteFailed."""
+                    deadline: float, create: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Apply the patch; `deadline` is a loop.time(). With `create`, the user (unknown to the
+        store when the execution began) is created from it first, in the same write.
+        Raises RateLimited or WriteFailed."""
+        if create is not None and not self.store.atomic_upsert:
+            # two calls to a remote store; each retried on its own (an existing user is fine)
+            created = await self._retrying(lambda remaining: self.store.create(tenant, create, timeout=remaining), deadline)
+            if not (app_patch or user_patch):
+                return created or create
+            create = None
+        if create is not None and not (app_patch or user_patch):
+            # creating the user is not an action's metadata write: no Write-User token
+            return await self._retrying(lambda remaining: self.store.upsert(tenant, create, None, None, timeout=remaining),
+                                        deadline)
         loop = asyncio.get_running_loop()
         wait = self.limiter.reserve(tenant)
         if loop.time() + wait > deadline:
@@ -46,24 +61,20 @@ class ProfileWriter:
             raise RateLimited(f"the tenant's write rate limit leaves no room within the execution budget (next write in {wait:.1f}s)")
         if wait:
             await asyncio.sleep(wait)
-        user = await self._retrying(
-            lambda remaining: self.store.patch(tenant, user_id, app_patch, user_patch, timeout=remaining), deadline)
+        if create is not None:
+            user = await self._retrying(
+                lambda remaining: self.store.upsert(tenant, create, app_patch, user_patch, timeout=remaining), deadline)
+        else:
+            user = await self._retrying(
+                lambda remaining: self.store.patch(tenant, user_id, app_patch, user_patch, timeout=remaining), deadline)
         if user is None:
             raise WriteFailed("the user no longer exists in the profile store")
         self.writes += 1
         return user
 
-    async def read_or_create(self, tenant: str, user: dict[str, Any], deadline: float) -> dict[str, Any]:
-        """The stored profile of user["user_id"], created from `user` when the store has none."""
-        user_id = user["user_id"]
-        stored = await self._retrying(lambda remaining: self.store.get(tenant, user_id, timeout=remaining), deadline)
-        if stored is None:
-            stored = await self._retrying(lambda remaining: self.store.create(tenant, user, timeout=remaining), deadline)
-            if stored is None:  # created concurrently by another execution
-                stored = await self._retrying(lambda remaining: self.store.get(tenant, user_id, timeout=remaining), deadline)
-        if stored is None:
-            raise WriteFailed("the user could not be read back from the profile store")
-        return stored
+    async def read(self, tenant: str, user_id: str, deadline: float) -> dict[str, Any] | None:
+        """The stored profile, or None when the store does not know the user."""
+        return await self._retrying(lambda remaining: self.store.get(tenant, user_id, timeout=remaining), deadline)
 
     async def _retrying(self, call: Callable[[float], Awaitable[T]], deadline: float) -> T:
         """`call(remaining_seconds)`, again after a 429 (at its reset) or a transient failure

@@ -1,13 +1,18 @@
 """The embedded store: actions, versions, bindings, executions, users and tokens in one SQLite
 file (WAL), behind async methods.
 
-Every method is one function run whole on the store's own thread, inside one transaction when
-it writes: transactions never interleave, and the event loop never waits on the disk.
+Writes: one writer thread with group commit. Every write is a function run whole inside its
+own SAVEPOINT; the writer takes every write queued meanwhile into one transaction and one
+fsync, and answers each caller only after that COMMIT (so each is durable before its
+response), or with its own exception when its function failed (only its savepoint is rolled
+back). Reads: a small pool of threads, each with its own connection (WAL readers never block
+the writer, nor each other). The event loop never waits on the disk.
 """
 
 from __future__ import annotations
 
 import asyncio
+import queue
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -21,30 +26,45 @@ from .migrations import MIGRATIONS
 
 T = TypeVar("T")
 
-VERSIONS_KEPT = 50
+READERS = 2
+GROUP_MAX = 512
 
 
 class Conflict(Exception):
     """A uniqueness rule was broken (e.g. an action name already taken)."""
 
 
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA busy_timeout=5000")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
 class SqliteStore:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="actionhost-sqlite")
+        self._readers = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="actionhost-sqlite-read")
+        self._reader_local = threading.local()
+        self._reader_conns: list[sqlite3.Connection] = []
+        self._writes: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
         self._conn: sqlite3.Connection | None = None
-        self._local = threading.local()
+        self.commits = 0
+        self.writes = 0
 
     async def open(self) -> None:
-        await self._call(self._open)
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = loop.create_future()
+        self._writer = threading.Thread(target=self._write_loop, args=(loop, ready), name="actionhost-sqlite-write", daemon=True)
+        self._writer.start()
+        await ready
 
-    def _open(self) -> None:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        conn.row_factory = sqlite3.Row
+    def _open_writer(self) -> sqlite3.Connection:
+        conn = _connect(self.path)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")  # an acknowledged write survives a crash
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=5000")
         conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
         done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
         for version, sql in MIGRATIONS:
@@ -60,42 +80,102 @@ class SqliteStore:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-        self._conn = conn
+        return conn
 
     async def close(self) -> None:
-        if self._conn is not None:
-            await self._call(self._conn.close)
-            self._conn = None
-        self._pool.shutdown(wait=True)
+        if self._writer is not None:
+            self._writes.put(None)
+            await asyncio.get_running_loop().run_in_executor(None, self._writer.join)
+            self._writer = None
+        for conn in self._reader_conns:
+            self._readers.submit(conn.close)
+        self._readers.shutdown(wait=True)
 
-    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+    # -- reads -------------------------------------------------------------------------
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return await self._call(self._read, fn)
-
-    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `fn(conn)` inside BEGIN IMMEDIATE ... COMMIT; any exception rolls back."""
-        return await self._call(self._write, fn)
+        return await asyncio.get_running_loop().run_in_executor(self._readers, self._read, fn)
 
     def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        assert self._conn is not None
-        return fn(self._conn)
+        conn = getattr(self._reader_local, "conn", None)
+        if conn is None:
+            conn = self._reader_local.conn = _connect(self.path)
+            self._reader_conns.append(conn)
+        return fn(conn)
 
-    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        conn = self._conn
-        assert conn is not None
-        conn.execute("BEGIN IMMEDIATE")
+    # -- writes ------------------------------------------------------------------------
+
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn(conn)` inside a transaction; answered once it is committed. An exception
+        from `fn` rolls back `fn`'s changes only and is raised here (IntegrityError as Conflict)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._writes.put((fn, future))
+        return await future
+
+    def _write_loop(self, loop: asyncio.AbstractEventLoop, ready: asyncio.Future[None]) -> None:
         try:
-            result = fn(conn)
-        except sqlite3.IntegrityError as exc:
-            conn.execute("ROLLBACK")
-            raise Conflict(str(exc)) from exc
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-        return result
+            conn = self._conn = self._open_writer()
+        except BaseException as exc:  # noqa: BLE001 - reported to open()'s caller
+            loop.call_soon_threadsafe(_fail, ready, exc)
+            return
+        loop.call_soon_threadsafe(_succeed, ready, None)
+        while True:
+            first = self._writes.get()
+            if first is None:
+                break
+            batch = [first]
+            stop = False
+            while len(batch) < GROUP_MAX:
+                try:
+                    item = self._writes.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                    break
+                batch.append(item)
+            self._commit(conn, loop, batch)
+            if stop:
+                break
+        conn.close()
+
+    def _commit(self, conn: sqlite3.Connection, loop: asyncio.AbstractEventLoop, batch: list[Any]) -> None:
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for fn, _ in batch:
+                conn.execute("SAVEPOINT one_write")
+                try:
+                    result = fn(conn)
+                except sqlite3.IntegrityError as exc:
+                    conn.execute("ROLLBACK TO one_write")
+                    outcomes.append((False, Conflict(str(exc))))
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                    conn.execute("ROLLBACK TO one_write")
+                    outcomes.append((False, exc))
+                else:
+                    outcomes.append((True, result))
+                conn.execute("RELEASE one_write")
+            conn.execute("COMMIT")
+            self.commits += 1
+            self.writes += len(batch)
+        except BaseException as exc:  # noqa: BLE001 - the whole group failed to commit
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            outcomes = [(False, exc)] * len(batch)
+        for (_, future), (ok, value) in zip(batch, outcomes):
+            loop.call_soon_threadsafe(_succeed if ok else _fail, future, value)
+
+
+def _succeed(future: asyncio.Future[Any], value: Any) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+def _fail(future: asyncio.Future[Any], exc: BaseException) -> None:
+    if not future.done():
+        future.set_exception(exc)
 
 
 def loads(text: str | bytes | None) -> Any:

@@ -1,0 +1,349 @@
+"""The benchmark: one run, one machine, one table. `bench/run` calls this.
+
+Measures, each as the median of --runs repetitions:
+  1. trigger throughput over loopback with wrk (standard and write-heavy flow), p50/p99 at
+     saturation and at half of peak (paced with wrk's per-request delay);
+  2. the same against the Node.js node:vm reference server (bench/node_ref), and the ratio;
+  3. the sandbox floor: the standard flow batched into one bare isolate, no HTTP;
+  4. lone-trigger latency (one connection, one request at a time) p50/p99, and the driver's
+     two-hop floor (one trigger at a time straight into an isolate, no HTTP) for comparison;
+  5. cold start: a deploy of a new version, then the first execution of it;
+  6. RSS per warm isolate (100 tenants' flows warm in one executor) and total RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sandbox import Flow, Sandbox, SupervisorSettings  # noqa: E402
+from sandbox.isolate import FlowIsolate, Limits, runtime_source  # noqa: E402
+
+WORKLOAD = ROOT / "bench" / "workload"
+WRITE_HEAVY = ROOT / "bench" / "workload_write_heavy"
+TOKEN = "bench-" + uuid.uuid4().hex
+LUA = ROOT / "bench" / "post_event.lua"
+TEMPLATE = WORKLOAD / "event_template.json"
+
+
+def files(write_heavy: bool) -> list[Path]:
+    out = sorted(WORKLOAD.glob("*.js"))
+    if write_heavy:
+        out += sorted(WRITE_HEAVY.glob("*.js"))
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(port: int, process: subprocess.Popen, timeout: float = 60) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("server did not become healthy")
+
+
+def wrk(port: int, seconds: float, connections: int, threads: int = 2, delay_ms: float = 0) -> dict[str, float]:
+    env = {**os.environ, "BENCH_EVENT_TEMPLATE": str(TEMPLATE), "BENCH_TOKEN": TOKEN,
+           "BENCH_DELAY_MS": str(int(delay_ms))}
+    out = subprocess.run(
+        ["wrk", f"-t{min(threads, connections)}", f"-c{connections}", f"-d{max(1, int(seconds))}s", "--latency", "-s", str(LUA),
+         f"http://127.0.0.1:{port}"], capture_output=True, text=True, env=env, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    percentiles = {}
+    for pct, value, unit in re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M):
+        percentiles[pct] = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    return {"rps": rps, "p50": percentiles.get("50", 0.0), "p99": percentiles.get("99", 0.0),
+            "non2xx": float(errors.group(1)) if errors else 0.0}
+
+
+class ActionhostServer:
+    def __init__(self, write_heavy: bool, executors: int) -> None:
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="actionhost-bench-"))
+        env = {**os.environ, "ACTIONHOST_ADMIN_TOKEN": TOKEN}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port), "--data-dir", str(self.dir / "data"),
+             "--executors", str(executors), "--write-rate", "1000000", "--write-burst", "1000000"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+        wait_healthy(self.port, self.process)
+        self.deploy(write_heavy)
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        import urllib.request
+
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{path}", method=method,
+            data=orjson.dumps(body) if body is not None else None,
+            headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            raw = response.read()
+            return orjson.loads(raw) if raw else None
+
+    def deploy(self, write_heavy: bool) -> None:
+        refs = []
+        for path in files(write_heavy):
+            self.call("POST", "/api/v2/actions/actions", {
+                "name": path.stem, "supported_triggers": [{"id": "post-login", "version": "v3"}],
+                "code": path.read_text(), "deploy": True})
+            refs.append({"ref": {"type": "action_name", "value": path.stem}})
+        self.call("PATCH", "/api/v2/actions/triggers/post-login/bindings", {"bindings": refs})
+
+    def cold_start(self) -> tuple[float, float]:
+        """(deploy ms, first execution after it ms) for a new version of the first action."""
+        action = self.call("GET", "/api/v2/actions/actions?actionName=01_expensive_task_once")["actions"][0]
+        code = action["code"] + f"\n// {uuid.uuid4()}\n"
+        self.call("PATCH", f"/api/v2/actions/actions/{action['id']}", {"code": code})
+        started = time.perf_counter()
+        self.call("POST", f"/api/v2/actions/actions/{action['id']}/deploy")
+        deployed = time.perf_counter()
+        event = orjson.loads(TEMPLATE.read_text().replace("USERID", "1"))
+        result = self.call("POST", "/triggers/post-login/execute", event)
+        done = time.perf_counter()
+        assert result["status"] == "allowed", result
+        return (deployed - started) * 1000, (done - deployed) * 1000
+
+    def rss(self) -> int:
+        total = 0
+        for pid in [self.process.pid, *children(self.process.pid)]:
+            total += rss_of(pid)
+        return total
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class NodeServer:
+    def __init__(self, write_heavy: bool, sync_timeout: bool) -> None:
+        self.port = free_port()
+        args = ["node", str(ROOT / "bench" / "node_ref" / "server.js"), "--port", str(self.port), "--actions", str(WORKLOAD)]
+        if write_heavy:
+            args.append("--write-heavy")
+        if not sync_timeout:
+            args.append("--no-sync-timeout")
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+        wait_healthy(self.port, self.process)
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+def children(pid: int) -> list[int]:
+    try:
+        out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    except FileNotFoundError:
+        return []
+    return [int(p) for p in out.split()]
+
+
+def rss_of(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
+def event_payload(i: int) -> bytes:
+    return orjson.dumps({"event": orjson.loads(TEMPLATE.read_text().replace("USERID", str(1 + i % 10000)))["event"]})
+
+
+def actions_of(write_heavy: bool) -> list[dict[str, Any]]:
+    return [{"name": p.stem, "code": p.read_text(), "secrets": {}} for p in files(write_heavy)]
+
+
+async def sandbox_floor(seconds: float) -> tuple[float, float, float]:
+    """(batched triggers/s with 64 in flight, lone p50 ms, lone p99 ms) on one bare isolate."""
+    loop = asyncio.get_running_loop()
+    isolate = FlowIsolate(loop, runtime_source(), {"kind": "post-login", "actions": actions_of(False)}, Limits())
+    await isolate.start()
+    payloads = [event_payload(i) for i in range(1000)]
+    ids = iter(range(1, 1 << 60))
+    lone = []
+    for i in range(2000):
+        t = time.perf_counter()
+        await isolate.submit(next(ids), "post-login", payloads[i % 1000], 20.0)
+        lone.append((time.perf_counter() - t) * 1000)
+    done = 0
+    stop = time.perf_counter() + seconds
+
+    async def worker(w: int) -> None:
+        nonlocal done
+        i = w
+        while time.perf_counter() < stop:
+            await isolate.submit(next(ids), "post-login", payloads[i % 1000], 20.0)
+            done += 1
+            i += 64
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker(w) for w in range(64)))
+    rate = done / (time.perf_counter() - start)
+    await isolate.close()
+    lone.sort()
+    return rate, lone[len(lone) // 2], lone[int(len(lone) * 0.99)]
+
+
+async def rss_per_isolate(count: int = 100) -> tuple[float, float]:
+    """(MiB per warm isolate, MiB total of the executor) with `count` tenants' flows warm."""
+    sandbox = Sandbox(SupervisorSettings(executors=1, max_isolates=count + 10))
+    await sandbox.start()
+    try:
+        flow_actions = actions_of(False)
+        await sandbox.run("warmup", Flow("warm", "post-login", {"actions": flow_actions}), event_payload(0))
+        pid = sandbox.supervisor.executor_pids()[0]
+        assert pid is not None
+        await asyncio.sleep(0.5)
+        before = rss_of(pid)
+        for i in range(count):
+            result = await sandbox.run(f"tenant-{i}", Flow(f"flow-{i}", "post-login", {"actions": flow_actions}), event_payload(i))
+            assert result.status in ("completed", "denied"), result.data
+        await asyncio.sleep(0.5)
+        after = rss_of(pid)
+        return (after - before) / count / 2**20, after / 2**20
+    finally:
+        await sandbox.close()
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3, help="repetitions per figure (the median is reported)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--executors", type=int, default=0, help="actionhost executors (0: one per core)")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("bench: wrk is needed (Debian: apt-get install wrk)")
+    if shutil.which("node") is None:
+        sys.exit("bench: node is needed for the reference server")
+    executors = args.executors or (os.cpu_count() or 1)
+    rows: list[tuple[str, str]] = []
+    results: dict[str, list[float]] = {}
+
+    def add(key: str, value: float) -> None:
+        results.setdefault(key, []).append(value)
+
+    print(f"bench: {args.runs} run(s), {args.seconds:.0f} s per wrk run, {args.connections} connections", file=sys.stderr)
+    for run in range(args.runs):
+        for heavy in (False, True):
+            label = "write" if heavy else "std"
+            server = ActionhostServer(heavy, executors)
+            try:
+                wrk(server.port, 3, args.connections)  # warm-up: every isolate built, caches filled
+                sat = wrk(server.port, args.seconds, args.connections)
+                add(f"ah_{label}_rps", sat["rps"])
+                add(f"ah_{label}_p50", sat["p50"])
+                add(f"ah_{label}_p99", sat["p99"])
+                add(f"ah_{label}_non2xx", sat["non2xx"])
+                half = sat["rps"] / 2
+                paced = wrk(server.port, args.seconds, args.connections, delay_ms=args.connections * 1000 / half)
+                add(f"ah_{label}_half_rps", paced["rps"])
+                add(f"ah_{label}_half_p50", paced["p50"])
+                add(f"ah_{label}_half_p99", paced["p99"])
+                if not heavy:
+                    lone = wrk(server.port, args.seconds / 2, 1, threads=1)
+                    add("ah_lone_p50", lone["p50"])
+                    add("ah_lone_p99", lone["p99"])
+                    deploy_ms, first_ms = server.cold_start()
+                    add("cold_deploy_ms", deploy_ms)
+                    add("cold_first_ms", first_ms)
+                    add("ah_total_rss_mb", server.rss() / 2**20)
+            finally:
+                server.stop()
+            for sync_timeout in (True, False):
+                node = NodeServer(heavy, sync_timeout)
+                try:
+                    wrk(node.port, 2, args.connections)
+                    sat = wrk(node.port, args.seconds, args.connections)
+                    key = f"node_{label}_{'guarded' if sync_timeout else 'unguarded'}"
+                    add(f"{key}_rps", sat["rps"])
+                    add(f"{key}_p99", sat["p99"])
+                finally:
+                    node.stop()
+        floor_rate, floor_p50, floor_p99 = asyncio.run(sandbox_floor(args.seconds / 2))
+        add("floor_rps", floor_rate)
+        add("floor_lone_p50", floor_p50)
+        add("floor_lone_p99", floor_p99)
+        per_isolate, executor_total = asyncio.run(rss_per_isolate())
+        add("rss_per_isolate_mb", per_isolate)
+        add("rss_executor_mb", executor_total)
+        print(f"bench: run {run + 1}/{args.runs} done", file=sys.stderr)
+
+    m = {k: median(v) for k, v in results.items()}
+    for label, name in (("std", "standard flow"), ("write", "write-heavy flow")):
+        rows.append((f"{name}: actionhost at saturation",
+                     f"{m[f'ah_{label}_rps']:,.0f} req/s  p50 {m[f'ah_{label}_p50']:.2f} ms  p99 {m[f'ah_{label}_p99']:.2f} ms"
+                     + (f"  ({m[f'ah_{label}_non2xx']:.0f} non-2xx)" if m[f'ah_{label}_non2xx'] else "")))
+        rows.append((f"{name}: actionhost at half of peak",
+                     f"{m[f'ah_{label}_half_rps']:,.0f} req/s  p50 {m[f'ah_{label}_half_p50']:.2f} ms  p99 {m[f'ah_{label}_half_p99']:.2f} ms"))
+        for mode, explain in (("guarded", "vm timeout on each action, like actionhost's budget"),
+                              ("unguarded", "no sync timeout: a loop would hang it")):
+            rps = m[f"node_{label}_{mode}_rps"]
+            rows.append((f"{name}: node:vm reference, {explain}",
+                         f"{rps:,.0f} req/s  p99 {m[f'node_{label}_{mode}_p99']:.2f} ms  ratio actionhost/node {m[f'ah_{label}_rps'] / rps:.2f}x"))
+    rows.append(("sandbox floor: standard flow batched in a bare isolate, no HTTP", f"{m['floor_rps']:,.0f} triggers/s"))
+    rows.append(("lone trigger over HTTP (1 connection)", f"p50 {m['ah_lone_p50']:.2f} ms  p99 {m['ah_lone_p99']:.2f} ms"))
+    rows.append(("driver two-hop floor (one trigger at a time into an isolate)",
+                 f"p50 {m['floor_lone_p50']:.3f} ms  p99 {m['floor_lone_p99']:.3f} ms  "
+                 f"(lone HTTP p50 / floor p50 = {m['ah_lone_p50'] / m['floor_lone_p50']:.1f}x)"))
+    rows.append(("cold start: deploy a new version / first execution after it",
+                 f"{m['cold_deploy_ms']:.1f} ms / {m['cold_first_ms']:.1f} ms"))
+    rows.append(("RSS per warm isolate (100 tenants' flows, one executor)",
+                 f"{m['rss_per_isolate_mb']:.2f} MiB  (executor total {m['rss_executor_mb']:.0f} MiB; "
+                 f"whole server after the run {m['ah_total_rss_mb']:.0f} MiB)"))
+    width = max(len(r[0]) for r in rows)
+    print(f"machine: {os.cpu_count()} cores ({platform_line()}); actionhost with {executors} executor(s); "
+          f"figures are medians of {args.runs} run(s), {args.seconds:.0f} s of wrk each, {args.connections} connections")
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+
+
+def platform_line() -> str:
+    try:
+        model = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        model = "unknown cpu"
+    return model
+
+
+if __name__ == "__main__":
+    main()
