@@ -22,6 +22,7 @@ from .flows.flow_cache import FlowCache
 from .flows.redirect_states import RedirectStates
 from .flows.trigger_runner import TriggerRunner
 from .http import actions as actions_http
+from .http import compat as compat_http
 from .http import triggers as triggers_http
 from .http import users as users_http
 from .http.keys import ACTIONS, LIMITER, PROFILES, REPOSITORY, SANDBOX, SETTINGS, TOKENS, TRIGGERS, WRITER
@@ -126,6 +127,7 @@ def build_app(settings: Settings, sandbox_settings: SupervisorSettings | None = 
     quiet_client_errors()
     app.router.add_get("/healthz", healthz)
     app.router.add_routes(actions_http.routes)
+    app.router.add_routes(compat_http.routes)
     app.router.add_routes(users_http.routes)
     app.router.add_routes(triggers_http.routes)
     return app

@@ -9,7 +9,7 @@ import re
 import sys
 from pathlib import Path
 
-from .settings import Settings, add_serve_arguments, settings_from_args
+from .settings import Settings, add_serve_arguments, settings_from_args, tls_context
 
 TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
@@ -52,6 +52,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--watch", action="store_true", help="run again whenever a file changes")
     run.add_argument("--budget", type=float, default=20.0, help="seconds the execution may take")
 
+    deploy = sub.add_parser("deploy", help="create/update, deploy and bind the actions of an auth0-deploy-cli directory on a server",
+                            description="Apply DIR (auth0-deploy-cli's directory layout: actions/NAME.json + actions/NAME/code.js, "
+                                        "triggers/triggers.json) to a server through the Management API, changing only what "
+                                        "differs; prints one line per action and trigger. Exit status: 0 done, 1 the server "
+                                        "refused or could not be reached, 2 bad input.")
+    export = sub.add_parser("export", help="write a server's actions and trigger bindings as an auth0-deploy-cli directory",
+                            description="Write the actions (draft code) and trigger bindings of a server into DIR in "
+                                        "auth0-deploy-cli's directory layout; secret values are not exported (names only).")
+    from .local.deploy_dir import add_arguments as add_deploy_dir_arguments
+
+    add_deploy_dir_arguments(deploy, export)
+
+    sub.add_parser("types", help="print the typings of event and api (actions.d.ts) for your editor")
     sub.add_parser("version", help="print the version")
     return parser
 
@@ -67,6 +80,15 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(create_tenant(args))
     if args.command == "run":
         return run_actions(args, parser)
+    if args.command in ("deploy", "export"):
+        from .local import deploy_dir
+
+        return deploy_dir.main(args)
+    if args.command == "types":
+        from .http.actions import typings_text
+
+        print(typings_text(), end="")
+        return 0
     if args.command == "version":
         from importlib.metadata import version
 
@@ -98,16 +120,22 @@ def serve(settings: Settings) -> int:
 
     from .app import build_app
 
+    try:
+        ssl_context = tls_context(settings)
+    except ValueError as exc:
+        print(f"actionhost serve: {exc}", file=sys.stderr)
+        return 2
     sys.setswitchinterval(0.001)
     app = build_app(settings)
-    print(f"actionhost: serving on http://{settings.host}:{settings.port} (data in {settings.data_dir})", flush=True)
+    scheme = "https" if ssl_context else "http"
+    print(f"actionhost: serving on {scheme}://{settings.host}:{settings.port} (data in {settings.data_dir})", flush=True)
     try:
         import uvloop
 
         loop_factory = uvloop.new_event_loop
     except ImportError:  # pragma: no cover - uvloop is a pinned dependency
         loop_factory = None
-    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None,
+    web.run_app(app, host=settings.host, port=settings.port, ssl_context=ssl_context, print=None, access_log=None,
                 loop=loop_factory() if loop_factory else None)
     return 0
 

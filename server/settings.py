@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,8 @@ class Settings:
     redirect_state_ttl: float = 15 * 60.0
     profile_store: str | None = None  # base URL of a Management-API user service; None: SQLite
     profile_store_token: str | None = None
+    tls_cert: Path | None = None  # both set: serve HTTPS (TLS 1.2+)
+    tls_key: Path | None = None
 
 
 def _env(name: str) -> str | None:
@@ -56,6 +59,8 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     flag("redirect-state-ttl", float, d.redirect_state_ttl, "seconds a redirect's state stays valid for /continue")
     flag("profile-store", str, None, "base URL of a Management API (Auth0, another actionhost) that keeps the user "
          "profiles; its token comes from ACTIONHOST_PROFILE_STORE_TOKEN")
+    flag("tls-cert", Path, None, "PEM certificate chain: with --tls-key, serve HTTPS (TLS 1.2+)")
+    flag("tls-key", Path, None, "PEM private key of --tls-cert")
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -74,4 +79,25 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         redirect_state_ttl=args.redirect_state_ttl,
         profile_store=args.profile_store or None,
         profile_store_token=os.environ.get("ACTIONHOST_PROFILE_STORE_TOKEN") or None,
+        tls_cert=args.tls_cert or None,
+        tls_key=args.tls_key or None,
     )
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """The server's TLS context when --tls-cert and --tls-key are both set (TLS 1.2 or later);
+    None for plain HTTP. ValueError, saying which file is wrong, on a bad pair."""
+    if settings.tls_cert is None and settings.tls_key is None:
+        return None
+    if settings.tls_cert is None or settings.tls_key is None:
+        raise ValueError("--tls-cert and --tls-key go together (ACTIONHOST_TLS_CERT, ACTIONHOST_TLS_KEY)")
+    for what, path in (("--tls-cert", settings.tls_cert), ("--tls-key", settings.tls_key)):
+        if not path.is_file():
+            raise ValueError(f"{what} {path}: no such file")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    except (ssl.SSLError, OSError) as exc:
+        raise ValueError(f"cannot load the certificate {settings.tls_cert} with the key {settings.tls_key}: {exc}") from None
+    return context

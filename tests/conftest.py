@@ -89,6 +89,7 @@ async def sandbox():
 import os  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
+import ssl  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -110,10 +111,11 @@ class Server:
     port: int
     data_dir: Path
     token: str = ADMIN_TOKEN
+    scheme: str = "http"  # "https" when started with --tls-cert/--tls-key
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     @property
     def api(self) -> str:
@@ -146,13 +148,16 @@ def start_server(data_dir: Path, *extra: str, env: dict[str, str] | None = None)
          "--executors", "2", *extra],
         env=environment, stdout=log, stderr=subprocess.STDOUT,
     )
-    server = Server(process, port, data_dir)
+    tls = "--tls-cert" in extra
+    server = Server(process, port, data_dir, scheme="https" if tls else "http")
+    # the health check only waits for the listener; certificate checks are the tests' business
+    health_ssl = ssl._create_unverified_context() if tls else None
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"actionhost serve exited with {process.returncode}; see {log.name}")
         try:
-            with urllib.request.urlopen(server.url + "/healthz", timeout=1) as r:
+            with urllib.request.urlopen(server.url + "/healthz", timeout=1, context=health_ssl) as r:
                 if r.status == 200:
                     return server
         except OSError:
