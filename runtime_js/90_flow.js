@@ -128,7 +128,9 @@ async function runPostLogin(exec) {
       status = "failed";
     }
     exec.abortWith = null;
-    record.duration_ms = DateNow() - began;
+    const ended = DateNow();
+    record.duration_ms = ended - began;
+    record.ended_at = DatePrototypeToISOString(new DateCtor(ended));
     record.logs = logsSince(exec, logFrom);
     ArrayPrototypePush(results, record);
     if (status === "failed") break;

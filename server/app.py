@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 from aiohttp import web
@@ -36,6 +39,8 @@ from .store.secret_box import SecretBox, load_key
 from .store.sqlite import SqliteStore
 
 DATABASE_FILE = "actionhost.db"
+# with several nodes, a cached flow is rebuilt after this long even if an invalidation was lost
+FLOW_MAX_AGE_SHARED = 30.0
 ADMIN_TOKEN_FILE = "admin-token"
 
 
@@ -63,6 +68,80 @@ async def bootstrap_admin_token(tokens: TokenStore, settings: Settings) -> str |
     return token
 
 
+@dataclass
+class Backend:
+    """Where rows live: the embedded SQLite file, or PostgreSQL shared by several nodes."""
+
+    repository: Any
+    tokens: Any
+    profiles: Any
+    states: Any
+
+
+@contextlib.asynccontextmanager
+async def open_backend(settings: Settings) -> AsyncIterator[Backend]:
+    if settings.database_url:
+        # imported here: a one-node install never loads the PostgreSQL driver
+        from .flows.postgres_redirect_states import PostgresRedirectStates
+        from .postgres_tokens import PostgresTokenStore
+        from .profiles.postgres_profiles import PostgresProfiles
+        from .store.postgres import PostgresStore
+        from .store.postgres_repository import PostgresRepository
+
+        if not settings.secret_key:
+            raise SystemExit("actionhost: --database-url needs ACTIONHOST_SECRET_KEY, shared by every node, "
+                             "so that each node can open the secrets the others sealed")
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        pg = PostgresStore(settings.database_url)
+        await pg.open()
+        try:
+            yield Backend(PostgresRepository(pg), PostgresTokenStore(pg), PostgresProfiles(pg),
+                          PostgresRedirectStates(pg, settings.redirect_state_ttl))
+        finally:
+            await pg.close()
+        return
+    store = await open_store(settings.data_dir)
+    try:
+        yield Backend(Repository(store), TokenStore(store), SqliteProfiles(store),
+                      RedirectStates(store, settings.redirect_state_ttl))
+    finally:
+        await store.close()
+
+
+@dataclass
+class SharedState:
+    """State every node must agree on: the Write-User limit and api.cache (in this process for
+    one node, in Redis for several), and flow invalidations (broadcast through Redis)."""
+
+    limiter: Any
+    cache: Any
+
+
+@contextlib.asynccontextmanager
+async def open_shared_state(settings: Settings, flows: FlowCache) -> AsyncIterator[SharedState]:
+    if not settings.redis_url:
+        yield SharedState(TokenBucketLimiter(settings.write_rate, settings.write_burst), ActionCache())
+        return
+    import redis.asyncio as aioredis
+
+    from .flows.invalidation import RedisInvalidation
+    from .flows.redis_action_cache import RedisActionCache
+    from .profiles.redis_rate_limit import RedisTokenBucketLimiter
+
+    client = aioredis.from_url(settings.redis_url)
+    await client.ping()
+    invalidation = RedisInvalidation(client, flows.invalidate_local)
+    await invalidation.start()
+    flows.broadcast = invalidation.publish
+    flows.max_age = FLOW_MAX_AGE_SHARED
+    try:
+        yield SharedState(RedisTokenBucketLimiter(client, settings.write_rate, settings.write_burst),
+                          RedisActionCache(client))
+    finally:
+        await invalidation.close()
+        await client.aclose()
+
+
 def build_app(settings: Settings, sandbox_settings: SupervisorSettings | None = None) -> web.Application:
     # bodies are inflated by http/body.py, which bounds the inflated size and answers 4xx; the
     # parser's own line limits are raised so that http/limits.py can refuse long URLs and headers
@@ -72,53 +151,48 @@ def build_app(settings: Settings, sandbox_settings: SupervisorSettings | None = 
     app[SETTINGS] = settings
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
-        store = await open_store(settings.data_dir)
-        tokens = TokenStore(store)
-        generated = await bootstrap_admin_token(tokens, settings)
-        if generated:
-            print(f"actionhost: admin token for tenant '{DEFAULT_TENANT}' (shown once; also in "
-                  f"{settings.data_dir / ADMIN_TOKEN_FILE}):\n{generated}", flush=True)
-        sandbox = Sandbox(sandbox_settings or SupervisorSettings(
-            executors=settings.executors or (os.cpu_count() or 1),
-            max_isolates=settings.max_isolates,
-            rss_limit=settings.executor_rss_limit_mb * 2**20,
-            limits=SandboxLimits(),
-        ))
-        await sandbox.start()
-        repo = Repository(store)
-        box = SecretBox(load_key(settings.secret_key, settings.data_dir))
-        limits = model.Limits(script_max_bytes=settings.script_max_bytes, max_secrets=settings.max_secrets,
-                              max_bindings=settings.max_bindings)
-        service: ActionService
-        flows = FlowCache(repo, sandbox, lambda t, a, s: service.open_secrets(t, a, s))
-        service = ActionService(repo, sandbox, box, flows, limits, settings.execution_budget)
-        local_profiles = SqliteProfiles(store)
-        remote: RemoteProfiles | None = None
-        if settings.profile_store:
-            remote = RemoteProfiles(settings.profile_store, settings.profile_store_token or "")
-            await remote.open()
-        limiter = TokenBucketLimiter(settings.write_rate, settings.write_burst)
-        writer = ProfileWriter(remote or local_profiles, limiter)
-        log = ExecutionLog(repo, settings.executions_kept_days)
-        log.start()
-        app[SANDBOX] = sandbox
-        app[REPOSITORY] = repo
-        app[ACTIONS] = service
-        app[PROFILES] = local_profiles
-        app[TOKENS] = tokens
-        app[TOKEN_CACHE] = TokenCache(tokens)
-        app[LIMITER] = limiter
-        app[WRITER] = writer
-        app[TRIGGERS] = TriggerRunner(sandbox, flows, writer, ActionCache(), RedirectStates(store, settings.redirect_state_ttl), log,
-                                      settings.execution_budget)
-        try:
+        async with contextlib.AsyncExitStack() as stack:
+            backend = await stack.enter_async_context(open_backend(settings))
+            generated = await bootstrap_admin_token(backend.tokens, settings)
+            if generated:
+                print(f"actionhost: admin token for tenant '{DEFAULT_TENANT}' (shown once; also in "
+                      f"{settings.data_dir / ADMIN_TOKEN_FILE}):\n{generated}", flush=True)
+            sandbox = Sandbox(sandbox_settings or SupervisorSettings(
+                executors=settings.executors or (os.cpu_count() or 1),
+                max_isolates=settings.max_isolates,
+                rss_limit=settings.executor_rss_limit_mb * 2**20,
+                limits=SandboxLimits(),
+            ))
+            await sandbox.start()
+            stack.push_async_callback(sandbox.close)
+            repo = backend.repository
+            box = SecretBox(load_key(settings.secret_key, settings.data_dir))
+            limits = model.Limits(script_max_bytes=settings.script_max_bytes, max_secrets=settings.max_secrets,
+                                  max_bindings=settings.max_bindings)
+            service: ActionService
+            flows = FlowCache(repo, sandbox, lambda t, a, s: service.open_secrets(t, a, s))
+            service = ActionService(repo, sandbox, box, flows, limits, settings.execution_budget)
+            shared = await stack.enter_async_context(open_shared_state(settings, flows))
+            remote: RemoteProfiles | None = None
+            if settings.profile_store:
+                remote = RemoteProfiles(settings.profile_store, settings.profile_store_token or "")
+                await remote.open()
+                stack.push_async_callback(remote.close)
+            writer = ProfileWriter(remote or backend.profiles, shared.limiter)
+            log = ExecutionLog(repo, settings.executions_kept_days)
+            log.start()
+            stack.push_async_callback(log.close)
+            app[SANDBOX] = sandbox
+            app[REPOSITORY] = repo
+            app[ACTIONS] = service
+            app[PROFILES] = backend.profiles
+            app[TOKENS] = backend.tokens
+            app[TOKEN_CACHE] = TokenCache(backend.tokens)
+            app[LIMITER] = shared.limiter
+            app[WRITER] = writer
+            app[TRIGGERS] = TriggerRunner(sandbox, flows, writer, shared.cache, backend.states, log,
+                                          settings.execution_budget)
             yield
-        finally:
-            await log.close()
-            if remote is not None:
-                await remote.close()
-            await sandbox.close()
-            await store.close()
 
     app.cleanup_ctx.append(resources)
     app.middlewares.append(error_middleware)

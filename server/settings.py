@@ -28,6 +28,8 @@ class Settings:
     max_isolates: int = 256
     executor_rss_limit_mb: int = 1024
     redirect_state_ttl: float = 15 * 60.0
+    database_url: str | None = None  # postgresql://...: several nodes share it; None: SQLite
+    redis_url: str | None = None  # redis://...: shared rate limit, api.cache, invalidations
     profile_store: str | None = None  # base URL of a Management-API user service; None: SQLite
     profile_store_token: str | None = None
     tls_cert: Path | None = None  # both set: serve HTTPS (TLS 1.2+)
@@ -57,6 +59,10 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     flag("max-isolates", int, d.max_isolates, "warm isolates kept per executor")
     flag("executor-rss-limit-mb", int, d.executor_rss_limit_mb, "RSS above which an executor is replaced, MiB")
     flag("redirect-state-ttl", float, d.redirect_state_ttl, "seconds a redirect's state stays valid for /continue")
+    flag("database-url", str, None, "PostgreSQL for actions, executions and profiles, shared by several nodes "
+         "(postgresql://...); without it, SQLite in the data dir")
+    flag("redis-url", str, None, "Redis for the Write-User limit, api.cache and flow invalidation shared by "
+         "several nodes (redis://...); without it, in this process")
     flag("profile-store", str, None, "base URL of a Management API (Auth0, another actionhost) that keeps the user "
          "profiles; its token comes from ACTIONHOST_PROFILE_STORE_TOKEN")
     flag("tls-cert", Path, None, "PEM certificate chain: with --tls-key, serve HTTPS (TLS 1.2+)")
@@ -77,6 +83,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         max_isolates=args.max_isolates,
         executor_rss_limit_mb=args.executor_rss_limit_mb,
         redirect_state_ttl=args.redirect_state_ttl,
+        database_url=args.database_url or None,
+        redis_url=args.redis_url or None,
         profile_store=args.profile_store or None,
         profile_store_token=os.environ.get("ACTIONHOST_PROFILE_STORE_TOKEN") or None,
         tls_cert=args.tls_cert or None,

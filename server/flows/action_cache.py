@@ -1,6 +1,6 @@
-"""`api.cache` records per (tenant, trigger), kept in process (shared across nodes via Redis
-later). The runtime gets a snapshot with the event and records set/delete commands; they are
-applied here after the execution."""
+"""`api.cache` records per (tenant, trigger), kept in this process (one node; redis_action_cache.py
+shares them across nodes behind the same async methods). The runtime gets a snapshot with the
+event and records set/delete commands; they are applied here after the execution."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ class ActionCache:
     def __init__(self) -> None:
         self._records: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
 
-    def snapshot(self, tenant: str, trigger_id: str) -> dict[str, dict[str, Any]]:
+    async def snapshot(self, tenant: str, trigger_id: str) -> dict[str, dict[str, Any]]:
         records = self._records.get((tenant, trigger_id))
         if not records:
             return {}
@@ -24,7 +24,7 @@ class ActionCache:
             self._records[(tenant, trigger_id)] = live
         return dict(live)
 
-    def apply(self, tenant: str, trigger_id: str, sets: dict[str, dict[str, Any]], deletes: list[str]) -> None:
+    async def apply(self, tenant: str, trigger_id: str, sets: dict[str, dict[str, Any]], deletes: list[str]) -> None:
         if not sets and not deletes:
             return
         records = self._records.setdefault((tenant, trigger_id), {})

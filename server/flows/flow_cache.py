@@ -3,8 +3,10 @@ with their secrets opened; built on first use, kept until a deploy or binding ch
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sandbox import Flow, Sandbox
@@ -15,22 +17,32 @@ from .catalogue import trigger
 
 class FlowCache:
     def __init__(self, repo: Repository, sandbox: Sandbox,
-                 open_secrets: Callable[[str, str, list[dict[str, Any]]], dict[str, str]]) -> None:
+                 open_secrets: Callable[[str, str, list[dict[str, Any]]], dict[str, str]],
+                 broadcast: Callable[[str, str], Awaitable[None]] | None = None, max_age: float | None = None) -> None:
         self._repo = repo
         self._sandbox = sandbox
         self._open_secrets = open_secrets
-        self._flows: dict[tuple[str, str], Flow] = {}
+        # several nodes: invalidations are broadcast, and a cached flow is rebuilt after max_age
+        # even if a broadcast was lost
+        self.broadcast = broadcast
+        self.max_age = max_age
+        self._flows: dict[tuple[str, str], tuple[Flow, float]] = {}
         self._generation: dict[tuple[str, str], int] = {}
 
     async def flow(self, tenant: str, trigger_id: str) -> Flow:
         key = (tenant, trigger_id)
         cached = self._flows.get(key)
         if cached is not None:
-            return cached
+            flow, built = cached
+            if self.max_age is None or time.monotonic() - built < self.max_age:
+                return flow
         generation = self._generation.get(key, 0)
         flow = await self._build(tenant, trigger_id)
         if self._generation.get(key, 0) == generation:  # no invalidation raced the build
-            self._flows[key] = flow
+            old = self._flows.get(key)
+            self._flows[key] = (flow, time.monotonic())
+            if old is not None and old[0].key != flow.key:
+                self._sandbox.forget(tenant, old[0])
         return flow
 
     async def _build(self, tenant: str, trigger_id: str) -> Flow:
@@ -53,8 +65,14 @@ class FlowCache:
         return Flow(f"{trigger_id}:{digest}", known.job_kind, {"actions": actions})
 
     def invalidate(self, tenant: str, trigger_id: str) -> None:
+        """After a deploy or binding change here: drop the flow, and tell the other nodes."""
+        self.invalidate_local(tenant, trigger_id)
+        if self.broadcast is not None:
+            asyncio.get_running_loop().create_task(self.broadcast(tenant, trigger_id))
+
+    def invalidate_local(self, tenant: str, trigger_id: str) -> None:
         key = (tenant, trigger_id)
         self._generation[key] = self._generation.get(key, 0) + 1
         old = self._flows.pop(key, None)
         if old is not None:
-            self._sandbox.forget(tenant, old)
+            self._sandbox.forget(tenant, old[0])

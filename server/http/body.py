@@ -69,19 +69,19 @@ async def read_json(request: web.Request, max_bytes: int, max_depth: int = MAX_D
                        "unsupported_media_type")
     if request.content_length is not None and request.content_length > max_bytes:
         raise APIError(413, f"Request body exceeds {max_bytes} bytes", "payload_too_large")
-    raw = bytearray()
     try:
-        async for chunk in request.content.iter_chunked(64 * 1024):
-            raw += chunk
-            if len(raw) > max_bytes:
-                raise APIError(413, f"Request body exceeds {max_bytes} bytes", "payload_too_large")
+        raw = await request.read()  # bounded by the app's client_max_size (= max_bytes)
+    except web.HTTPRequestEntityTooLarge:
+        raise APIError(413, f"Request body exceeds {max_bytes} bytes", "payload_too_large") from None
     except web.RequestPayloadError as exc:
         raise bad_request(f"The request body could not be read: {exc}") from None
+    if len(raw) > max_bytes:
+        raise APIError(413, f"Request body exceeds {max_bytes} bytes", "payload_too_large")
     if encoding in ("gzip", "deflate"):
-        raw = bytearray(_inflate(bytes(raw), encoding, max_bytes))
+        raw = _inflate(raw, encoding, max_bytes)
     if not raw:
         raise bad_request("Request body is required")
-    body = bytes(raw)
+    body = raw
     if nesting_depth_exceeds(body, max_depth):
         raise bad_request(f"JSON nesting exceeds {max_depth} levels")
     try:

@@ -9,8 +9,7 @@ from sandbox import Sandbox
 from ..actions.service import ActionService
 from ..auth import TokenStore
 from ..flows.trigger_runner import TriggerRunner
-from ..profiles.rate_limit import TokenBucketLimiter
-from ..profiles.writer import ProfileWriter
+from ..profiles.writer import ProfileWriter, WriteLimiter
 from ..profiles.sqlite_profiles import SqliteProfiles
 from ..settings import Settings
 from ..store.repository import Repository
@@ -23,4 +22,4 @@ PROFILES = web.AppKey("profiles", SqliteProfiles)
 TOKENS = web.AppKey("tokens", TokenStore)
 TRIGGERS = web.AppKey("triggers", TriggerRunner)
 WRITER = web.AppKey("writer", ProfileWriter)
-LIMITER = web.AppKey("limiter", TokenBucketLimiter)
+LIMITER = web.AppKey("limiter", WriteLimiter)

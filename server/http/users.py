@@ -42,11 +42,11 @@ async def get_user(request: web.Request) -> web.Response:
     return json(user)
 
 
-def _write_allowed(request: web.Request) -> dict[str, str]:
+async def _write_allowed(request: web.Request) -> dict[str, str]:
     """Take one write from the tenant's Write-User bucket: 429 with X-RateLimit-* when empty.
     The same headers go on every answer, so a client can pace itself (or another actionhost
     using this one as its profile store can retry at X-RateLimit-Reset)."""
-    decision = request.app[LIMITER].try_acquire(request["tenant"])
+    decision = await request.app[LIMITER].try_acquire(request["tenant"])
     if not decision.allowed:
         raise APIError(429, "Global limit has been reached", "too_many_requests", headers=decision.headers())
     return decision.headers()
@@ -56,7 +56,7 @@ def _write_allowed(request: web.Request) -> dict[str, str]:
 @requires("create:users")
 async def create_user(request: web.Request) -> web.Response:
     body = await read_object(request, request.app[SETTINGS].max_body)
-    headers = _write_allowed(request)
+    headers = await _write_allowed(request)
     connection = body.get("connection")
     if not isinstance(connection, str) or not connection:
         raise bad_request("Payload validation error: 'Missing required property: connection'.")
@@ -85,7 +85,7 @@ async def create_user(request: web.Request) -> web.Response:
 @requires("update:users")
 async def patch_user(request: web.Request) -> web.Response:
     body = await read_object(request, request.app[SETTINGS].max_body)
-    headers = _write_allowed(request)
+    headers = await _write_allowed(request)
     if "user_id" in body:
         raise bad_request("Payload validation error: 'user_id' cannot be changed")
     app_patch = _metadata(body, "app_metadata")

@@ -1,4 +1,5 @@
-"""The Write-User rate limit: a token bucket per tenant (in-process; Redis-backed later)."""
+"""The Write-User rate limit: a token bucket per tenant, in this process (one node). Several
+nodes share one through Redis (redis_rate_limit.py), behind the same async methods."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ class TokenBucketLimiter:
         tokens, at = self._buckets.get(tenant, (float(self.burst), now))
         return min(float(self.burst), tokens + (now - at) * self.rate)
 
-    def try_acquire(self, tenant: str) -> Decision:
+    async def try_acquire(self, tenant: str) -> Decision:
         """Take one write now if the bucket allows; otherwise say when it will."""
         now = time.monotonic()
         tokens = self._refill(tenant, now)
@@ -44,7 +45,7 @@ class TokenBucketLimiter:
         wait = (1.0 - tokens) / self.rate
         return Decision(False, self.burst, 0, math.ceil(time.time() + wait), wait)
 
-    def reserve(self, tenant: str) -> float:
+    async def reserve(self, tenant: str) -> float:
         """Take one write, going into debt if need be; returns how long to wait before using it.
         Waiting writers queue in arrival order and never exceed the configured rate."""
         now = time.monotonic()
@@ -52,7 +53,7 @@ class TokenBucketLimiter:
         self._buckets[tenant] = (tokens, now)
         return 0.0 if tokens >= 0 else -tokens / self.rate
 
-    def release(self, tenant: str) -> None:
+    async def release(self, tenant: str) -> None:
         """Give back a reserved write that will not happen (its execution ran out of time)."""
         now = time.monotonic()
         tokens = self._refill(tenant, now)

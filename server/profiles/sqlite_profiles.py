@@ -4,6 +4,7 @@ that reads and rewrites the row, so concurrent patches for one user never lose k
 from __future__ import annotations
 
 import sqlite3
+from collections import OrderedDict
 from typing import Any
 
 from ..store.sqlite import SqliteStore, dumps, loads
@@ -27,16 +28,43 @@ def _user(row: sqlite3.Row | None) -> dict[str, Any] | None:
     }
 
 
+def _copy(user: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A copy callers may change without changing the cached profile (metadata is top-level
+    merged and replaced whole, never changed in place, so two levels suffice)."""
+    if user is None:
+        return None
+    return {**user, "app_metadata": dict(user["app_metadata"]), "user_metadata": dict(user["user_metadata"])}
+
+
 class SqliteProfiles:
+    """One node owns the SQLite file, so every write to a profile passes through here: reads are
+    served from a write-through LRU of recent profiles (a login reads its user on every
+    execution; the disk is read once per user)."""
+
     # a first login's create and patch are one transaction (see upsert)
     atomic_upsert = True
 
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: SqliteStore, cache_size: int = 50_000) -> None:
         self._store = store
+        self._cache: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+        self._cache_size = cache_size
+
+    def _remember(self, tenant: str, user: dict[str, Any] | None) -> dict[str, Any] | None:
+        if user is not None:
+            key = (tenant, user["user_id"])
+            self._cache[key] = user
+            self._cache.move_to_end(key)
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return _copy(user)
 
     async def get(self, tenant: str, user_id: str, timeout: float | None = None) -> dict[str, Any] | None:
-        return await self._store.read(lambda conn: _user(conn.execute(
+        hit = self._cache.get((tenant, user_id))
+        if hit is not None:
+            return _copy(hit)
+        user = await self._store.read(lambda conn: _user(conn.execute(
             "SELECT * FROM users WHERE tenant_id = ? AND user_id = ?", (tenant, user_id)).fetchone()))
+        return self._remember(tenant, user)
 
     async def create(self, tenant: str, user: dict[str, Any], timeout: float | None = None) -> dict[str, Any] | None:
         """The new user, or None when the id is taken."""
@@ -52,7 +80,7 @@ class SqliteProfiles:
                 (tenant, user["user_id"], dumps(profile), dumps(user.get("app_metadata") or {}),
                  dumps(user.get("user_metadata") or {}), now, now))
             return _user(conn.execute("SELECT * FROM users WHERE tenant_id = ? AND user_id = ?", (tenant, user["user_id"])).fetchone())
-        return await self._store.write(op)
+        return self._remember(tenant, await self._store.write(op))
 
     async def upsert(self, tenant: str, user: dict[str, Any], app_patch: dict[str, Any] | None,
                      user_patch: dict[str, Any] | None, timeout: float | None = None) -> dict[str, Any]:
@@ -70,13 +98,14 @@ class SqliteProfiles:
             merged = self._merge(conn, tenant, user["user_id"], app_patch, user_patch, None) if (app_patch or user_patch) else None
             return merged or _user(conn.execute("SELECT * FROM users WHERE tenant_id = ? AND user_id = ?",
                                                 (tenant, user["user_id"])).fetchone())  # type: ignore[return-value]
-        return await self._store.write(op)
+        return self._remember(tenant, await self._store.write(op))  # type: ignore[return-value]
 
     async def patch(self, tenant: str, user_id: str, app_patch: dict[str, Any] | None,
                     user_patch: dict[str, Any] | None, root: dict[str, Any] | None = None,
                     timeout: float | None = None) -> dict[str, Any] | None:
         """Merge the patches into the stored row atomically; None when the user is unknown."""
-        return await self._store.write(lambda conn: self._merge(conn, tenant, user_id, app_patch, user_patch, root))
+        return self._remember(tenant, await self._store.write(
+            lambda conn: self._merge(conn, tenant, user_id, app_patch, user_patch, root)))
 
     @staticmethod
     def _merge(conn: sqlite3.Connection, tenant: str, user_id: str, app_patch: dict[str, Any] | None,

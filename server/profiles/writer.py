@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from .errors import RateLimited, StoreRateLimited, StoreUnavailable, WriteFailed
-from .rate_limit import TokenBucketLimiter
+from .rate_limit import Decision
 
 MAX_FAILURE_RETRIES = 3
 JITTER = 0.05
@@ -32,8 +32,14 @@ class ProfileStore(Protocol):
     atomic_upsert: bool
 
 
+class WriteLimiter(Protocol):
+    async def try_acquire(self, tenant: str) -> Decision: ...
+    async def reserve(self, tenant: str) -> float: ...
+    async def release(self, tenant: str) -> None: ...
+
+
 class ProfileWriter:
-    def __init__(self, store: ProfileStore, limiter: TokenBucketLimiter) -> None:
+    def __init__(self, store: ProfileStore, limiter: WriteLimiter) -> None:
         self.store = store
         self.limiter = limiter
         self.writes = 0
@@ -55,9 +61,9 @@ class ProfileWriter:
             return await self._retrying(lambda remaining: self.store.upsert(tenant, create, None, None, timeout=remaining),
                                         deadline)
         loop = asyncio.get_running_loop()
-        wait = self.limiter.reserve(tenant)
+        wait = await self.limiter.reserve(tenant)
         if loop.time() + wait > deadline:
-            self.limiter.release(tenant)
+            await self.limiter.release(tenant)
             raise RateLimited(f"the tenant's write rate limit leaves no room within the execution budget (next write in {wait:.1f}s)")
         if wait:
             await asyncio.sleep(wait)
