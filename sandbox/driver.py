@@ -76,6 +76,7 @@ class Isolate:
         self._on_wake = on_wake
         self._ids = itertools.count(1)
         self._handlers: dict[int, Callable[[Any], None]] = {}
+        self._waiting: dict[int, asyncio.Future[Any]] = {}  # evals not answered yet
         self._code: dict[str, Any] = {}
         self._buffers: list[Any] = []  # raw handles keeping SharedArrayBuffers alive
         self._callback = MR_CALLBACK(self._dispatch)  # must outlive the context
@@ -139,10 +140,12 @@ class Isolate:
 
         def on_result(raw: Any) -> None:
             self._handlers.pop(callback_id, None)
+            self._waiting.pop(callback_id, None)
             value = self._convert(raw)
             loop.call_soon_threadsafe(_settle, future, value)
 
         self._handlers[callback_id] = on_result
+        self._waiting[callback_id] = future
         handle = self._code_handle(source, keep_source)
         task = self._dll.mr_eval(self._ctx, handle, callback_id)
         if not keep_source:
@@ -157,6 +160,7 @@ class Isolate:
             raise
         finally:
             timer.cancel()
+            self._waiting.pop(callback_id, None)
         if isinstance(value, JSError):
             raise value
         return value
@@ -268,6 +272,10 @@ class Isolate:
             return
         self.closed = True
         self._handlers.clear()
+        # an eval still waiting will never be answered now: end it (close runs off the loop)
+        for future in list(self._waiting.values()):
+            self._loop.call_soon_threadsafe(_settle, future, JSError("terminated", "the isolate was closed"))
+        self._waiting.clear()
         for handle in self._code.values():
             self._dll.mr_free_value(self._ctx, handle)
         for handle in self._buffers:

@@ -7,7 +7,8 @@ from typing import Any
 ACTION_ERROR = "action_error"
 ACTION_TIMEOUT = "action_timeout"
 PLATFORM_ERROR = "platform_error"
-ERROR_CLASSES = (ACTION_ERROR, ACTION_TIMEOUT, PLATFORM_ERROR)
+QUARANTINED = "quarantined"
+ERROR_CLASSES = (ACTION_ERROR, ACTION_TIMEOUT, PLATFORM_ERROR, QUARANTINED)
 
 
 def failure(error_class: str, message: str, action: str | None = None) -> dict[str, Any]:

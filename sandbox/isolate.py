@@ -326,11 +326,15 @@ class FlowIsolate:
             if job is culprit or job.id == running or job.deadline <= now or job.attempts >= 2:
                 name = action if job.id == running else None
                 if memory:
-                    _settle(job, failure(ACTION_ERROR, "the flow exceeded the isolate's memory limit", name))
+                    result = failure(ACTION_ERROR, "the flow exceeded the isolate's memory limit", name)
                 elif job.deadline <= now or job.cancel_sent:
-                    _settle(job, failure(ACTION_TIMEOUT, "Execution exceeded its time budget", name))
+                    result = failure(ACTION_TIMEOUT, "Execution exceeded its time budget", name)
                 else:
-                    _settle(job, failure(PLATFORM_ERROR, f"the isolate was replaced: {reason}", name))
+                    result = failure(PLATFORM_ERROR, f"the isolate was replaced: {reason}", name)
+                if job is culprit or job.id == running:
+                    # this execution destroyed its isolate: the supervisor counts it (quarantine)
+                    result["error"]["destroyed"] = reason
+                _settle(job, result)
             else:
                 again.append(job)
         self._queued[:0] = again

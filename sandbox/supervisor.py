@@ -21,9 +21,10 @@ from typing import Any
 
 import orjson
 
-from .errors import PLATFORM_ERROR, failure
+from .errors import PLATFORM_ERROR, QUARANTINED, failure
 from .frames import FrameWriter, read_frame
 from .isolate import Limits
+from .quarantine import Quarantine
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
@@ -42,6 +43,10 @@ class SupervisorSettings:
     # the executor enforces each job's budget itself; this is only the backstop for an
     # executor that is alive but has lost track of a job
     answer_grace: float = 5.0
+    # a flow whose executions destroy their sandbox this many times within the window fails
+    # fast until redeployed
+    quarantine_strikes: int = 3
+    quarantine_window: float = 60.0
 
 
 class ExecutorHandle:
@@ -82,6 +87,7 @@ class Supervisor:
         self._closing = False
         self.replacements = 0
         self.last_replacement_reason = ""
+        self.quarantine = Quarantine(self.settings.quarantine_strikes, self.settings.quarantine_window)
 
     # -- lifetime ----------------------------------------------------------------------
 
@@ -207,9 +213,14 @@ class Supervisor:
 
     def _fail_pending(self, handle: ExecutorHandle, message: str) -> None:
         pending, handle.pending = handle.pending, {}
-        for future, _ in pending.values():
+        flows = {(m[2], m[3]) for _, m in pending.values() if m[0] == "run"}
+        for future, msg in pending.values():
             if not future.done():
-                future.set_result(failure(PLATFORM_ERROR, message))
+                result = failure(PLATFORM_ERROR, message)
+                if len(flows) == 1 and msg[0] == "run" and not self._closing:
+                    # only one flow was running there: the crash is attributed to it
+                    result["error"]["destroyed"] = message
+                future.set_result(result)
 
     # -- jobs --------------------------------------------------------------------------
 
@@ -220,6 +231,9 @@ class Supervisor:
     async def run(self, tenant: str, flow_key: str, definition: dict[str, Any], kind: str,
                   payload: str, budget: float) -> dict[str, Any]:
         """Run one job; always returns a result dict (failures are results, never raised)."""
+        quarantined = self.quarantine.reason(tenant, flow_key)
+        if quarantined is not None:
+            return failure(QUARANTINED, quarantined)
         handle = self.executor_for(tenant, flow_key)
         if handle.ready is not None and not handle.ready.done():
             await asyncio.shield(handle.ready)
@@ -236,9 +250,13 @@ class Supervisor:
         handle.frames.send(message if first_time else message[:7] + [None])
         timer = loop.call_later(budget + self.settings.answer_grace, self._unanswered, handle, job_id)
         try:
-            return await future
+            result = await future
         finally:
             timer.cancel()
+        destroyed = (result.get("error") or {}).get("destroyed")
+        if destroyed:
+            self.quarantine.strike(tenant, flow_key, destroyed)
+        return result
 
     def _unanswered(self, handle: ExecutorHandle, job_id: int) -> None:
         entry = handle.pending.pop(job_id, None)
@@ -269,6 +287,7 @@ class Supervisor:
 
     def drop_flow(self, tenant: str, flow_key: str) -> None:
         """Forget a flow everywhere (after a deploy or binding change)."""
+        self.quarantine.release(tenant, flow_key)
         for handle in self._handles:
             handle.known_flows.discard((tenant, flow_key))
             if handle.frames is not None:

@@ -19,6 +19,7 @@ from .actions.service import ActionService
 from .auth import DEFAULT_TENANT, SCOPES, TOKEN_CACHE, TokenCache, TokenStore, auth_middleware, new_token
 from .errors import error_middleware
 from .http.limits import PARSER_LINE_LIMIT, quiet_client_errors, request_size_middleware
+from .metrics import METRICS, Metrics, RuntimeCollector, metrics_handler
 from .flows.action_cache import ActionCache
 from .flows.execution_log import ExecutionLog
 from .flows.flow_cache import FlowCache
@@ -26,6 +27,7 @@ from .flows.redirect_states import RedirectStates
 from .flows.trigger_runner import TriggerRunner
 from .http import actions as actions_http
 from .http import compat as compat_http
+from .http import openapi as openapi_http
 from .http import triggers as triggers_http
 from .http import users as users_http
 from .http.keys import ACTIONS, LIMITER, PROFILES, REPOSITORY, SANDBOX, SETTINGS, TOKENS, TRIGGERS, WRITER
@@ -128,7 +130,9 @@ async def open_shared_state(settings: Settings, flows: FlowCache) -> AsyncIterat
     from .flows.redis_action_cache import RedisActionCache
     from .profiles.redis_rate_limit import RedisTokenBucketLimiter
 
-    client = aioredis.from_url(settings.redis_url)
+    # a bounded pool that waits for a free connection rather than failing under a burst
+    client = aioredis.Redis(connection_pool=aioredis.BlockingConnectionPool.from_url(
+        settings.redis_url, max_connections=64, timeout=10))
     await client.ping()
     invalidation = RedisInvalidation(client, flows.invalidate_local)
     await invalidation.start()
@@ -149,6 +153,7 @@ def build_app(settings: Settings, sandbox_settings: SupervisorSettings | None = 
     app = web.Application(client_max_size=settings.max_body, handler_args={
         "auto_decompress": False, "max_line_size": PARSER_LINE_LIMIT, "max_field_size": PARSER_LINE_LIMIT})
     app[SETTINGS] = settings
+    app[METRICS] = Metrics()
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
@@ -191,7 +196,8 @@ def build_app(settings: Settings, sandbox_settings: SupervisorSettings | None = 
             app[LIMITER] = shared.limiter
             app[WRITER] = writer
             app[TRIGGERS] = TriggerRunner(sandbox, flows, writer, shared.cache, backend.states, log,
-                                          settings.execution_budget)
+                                          settings.execution_budget, app[METRICS])
+            app[METRICS].watch(RuntimeCollector(sandbox, writer, log))
             yield
 
     app.cleanup_ctx.append(resources)
@@ -200,8 +206,10 @@ def build_app(settings: Settings, sandbox_settings: SupervisorSettings | None = 
     app.middlewares.append(auth_middleware)
     quiet_client_errors()
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics_handler)
     app.router.add_routes(actions_http.routes)
     app.router.add_routes(compat_http.routes)
+    app.router.add_routes(openapi_http.routes)
     app.router.add_routes(users_http.routes)
     app.router.add_routes(triggers_http.routes)
     return app

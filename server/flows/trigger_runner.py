@@ -31,7 +31,7 @@ STATUS = {"completed": "allowed", "denied": "denied", "redirect": "redirect", "f
 
 class TriggerRunner:
     def __init__(self, sandbox: Sandbox, flows: FlowCache, writer: ProfileWriter, cache: ActionCache,
-                 states: RedirectStates, log: ExecutionLog, budget: float) -> None:
+                 states: RedirectStates, log: ExecutionLog, budget: float, metrics: Any = None) -> None:
         self._sandbox = sandbox
         self._flows = flows
         self._writer = writer
@@ -39,6 +39,7 @@ class TriggerRunner:
         self._states = states
         self._log = log
         self._budget = budget
+        self._metrics = metrics
 
     # -- entry points ------------------------------------------------------------------
 
@@ -117,11 +118,12 @@ class TriggerRunner:
                    resume_index: int | None, earlier: Outcome, deadline: float, failed_before: tuple[str, str] | None = None,
                    earlier_actions: list[dict[str, Any]] | None = None, new_user: dict[str, Any] | None = None) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
+        started = loop.time()
         created_at = now_iso()
         if failed_before is not None:
             response = self._response(execution_id, "failed", earlier, event["user"], [],
                                       {"class": failed_before[0], "action": None, "message": failed_before[1]}, None, None)
-            self._record(tenant, trigger_id, execution_id, response, [], created_at)
+            self._record(tenant, trigger_id, execution_id, response, [], created_at, started)
             return response
         actions_bound = bool(flow.install.get("actions"))
         if actions_bound:
@@ -170,7 +172,7 @@ class TriggerRunner:
         all_actions = [*(earlier_actions or []), *[_public_action(a) for a in actions]]
         response = self._response(execution_id, status, combined, user, all_actions, error, redirect,
                                   data.get("transaction_metadata"))
-        self._record(tenant, trigger_id, execution_id, response, actions, created_at)
+        self._record(tenant, trigger_id, execution_id, response, actions, created_at, started)
         return response
 
     def _response(self, execution_id: str, status: str, outcome: Outcome, user: dict[str, Any],
@@ -200,7 +202,11 @@ class TriggerRunner:
         }
 
     def _record(self, tenant: str, trigger_id: str, execution_id: str, response: dict[str, Any],
-                actions: list[dict[str, Any]], created_at: str) -> None:
+                actions: list[dict[str, Any]], created_at: str, started: float | None = None) -> None:
+        if self._metrics is not None and started is not None:
+            error = response.get("error") or {}
+            self._metrics.observe(trigger_id, response["status"], error.get("class"),
+                                  asyncio.get_running_loop().time() - started)
         results = []
         for a in actions:
             entry: dict[str, Any] = {"action_name": a.get("name"), "status": a.get("status"), "started_at": a.get("started_at"),

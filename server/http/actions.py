@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 import orjson
@@ -12,7 +13,7 @@ from ..auth import requires
 from ..errors import bad_request, not_found
 from ..flows.catalogue import TRIGGERS
 from .body import read_object
-from .keys import ACTIONS, REPOSITORY, SETTINGS
+from .keys import ACTIONS, REPOSITORY, SANDBOX, SETTINGS
 
 routes = web.RouteTableDef()
 
@@ -138,6 +139,18 @@ async def update_bindings(request: web.Request) -> web.Response:
     body = await read_object(request, request.app[SETTINGS].max_body)
     items = await request.app[ACTIONS].replace_bindings(request["tenant"], request.match_info["trigger_id"], body)
     return json({"bindings": items})
+
+
+@routes.get("/api/v2/actions/quarantine")
+@requires("read:actions")
+async def list_quarantine(request: web.Request) -> web.Response:
+    """actionhost's own: the tenant's flows that keep destroying their sandbox and fail fast
+    until redeployed (`error.class` "quarantined" in their executions)."""
+    entries = request.app[SANDBOX].supervisor.quarantine.listing(request["tenant"])
+    items = [{"trigger_id": e["flow"].split(":", 1)[0], "flow": e["flow"], "reason": e["reason"],
+              "since": datetime.fromtimestamp(e["since"], timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")}
+             for e in entries]
+    return json({"quarantined": items})
 
 
 @routes.get("/api/v2/actions/types.d.ts")

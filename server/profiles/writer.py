@@ -39,9 +39,13 @@ class WriteLimiter(Protocol):
 
 
 class ProfileWriter:
-    def __init__(self, store: ProfileStore, limiter: WriteLimiter) -> None:
+    def __init__(self, store: ProfileStore, limiter: WriteLimiter, concurrent_writes: int = 8) -> None:
         self.store = store
         self.limiter = limiter
+        # writes queue here, before they take a token: an admitted write goes to the store at
+        # once instead of waiting for a connection, so writes cannot bunch up at the store
+        # beyond the limit
+        self._slots = asyncio.Semaphore(concurrent_writes)
         self.writes = 0
         self.retries_429 = 0
 
@@ -60,23 +64,33 @@ class ProfileWriter:
             # creating the user is not an action's metadata write: no Write-User token
             return await self._retrying(lambda remaining: self.store.upsert(tenant, create, None, None, timeout=remaining),
                                         deadline)
-        loop = asyncio.get_running_loop()
-        wait = await self.limiter.reserve(tenant)
-        if loop.time() + wait > deadline:
-            await self.limiter.release(tenant)
-            raise RateLimited(f"the tenant's write rate limit leaves no room within the execution budget (next write in {wait:.1f}s)")
-        if wait:
-            await asyncio.sleep(wait)
-        if create is not None:
-            user = await self._retrying(
-                lambda remaining: self.store.upsert(tenant, create, app_patch, user_patch, timeout=remaining), deadline)
-        else:
-            user = await self._retrying(
-                lambda remaining: self.store.patch(tenant, user_id, app_patch, user_patch, timeout=remaining), deadline)
+        async with self._slots:
+            await self._admit(tenant, deadline)
+            if create is not None:
+                user = await self._retrying(
+                    lambda remaining: self.store.upsert(tenant, create, app_patch, user_patch, timeout=remaining), deadline)
+            else:
+                user = await self._retrying(
+                    lambda remaining: self.store.patch(tenant, user_id, app_patch, user_patch, timeout=remaining), deadline)
         if user is None:
             raise WriteFailed("the user no longer exists in the profile store")
         self.writes += 1
         return user
+
+    async def _admit(self, tenant: str, deadline: float) -> None:
+        """Take one Write-User token, waiting for one while the budget allows. The token is taken
+        right before the write (not reserved for a slot later), so writes delayed by a busy
+        loop cannot bunch up beyond the limit at the store."""
+        loop = asyncio.get_running_loop()
+        while True:
+            decision = await self.limiter.try_acquire(tenant)
+            if decision.allowed:
+                return
+            pause = decision.wait + random.uniform(0, decision.wait)  # spread the waiters out
+            if loop.time() + decision.wait > deadline:
+                raise RateLimited(f"the tenant's write rate limit leaves no room within the execution budget "
+                                  f"(next write in {decision.wait:.2f}s)")
+            await asyncio.sleep(min(pause, max(0.0, deadline - loop.time())))
 
     async def read(self, tenant: str, user_id: str, deadline: float) -> dict[str, Any] | None:
         """The stored profile, or None when the store does not know the user."""

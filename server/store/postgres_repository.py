@@ -1,0 +1,238 @@
+"""Actions, versions, bindings and executions of a tenant, as SQL over the PostgreSQL store: the
+same public methods, arguments and results as store/repository.py (Repository).
+
+Each method that changes several rows is one transaction. Across nodes:
+- update_action, delete_action and deploy lock the action's row (SELECT ... FOR UPDATE), so two
+  deploys of one action never compute the same version number;
+- replace_bindings first takes a transaction-scoped advisory lock on (tenant, trigger), so
+  concurrent replacements of one trigger's list run one after the other and the list ends as
+  exactly one of them left it (an empty list has no rows that a row lock could hold).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+
+from ..timeutil import now_iso
+from .postgres import PostgresStore, row, rowcount, ts, without_nul
+
+def _action(record: asyncpg.Record | None) -> dict[str, Any] | None:
+    return row(record)
+
+
+def _bindings_lock_key(tenant: str, trigger_id: str) -> str:
+    # \x1f (unit separator) between the parts: ("a", "bc") and ("ab", "c") lock different keys
+    return f"actionhost.bindings\x1f{tenant}\x1f{trigger_id}"
+
+
+class PostgresRepository:
+    def __init__(self, store: PostgresStore) -> None:
+        self._store = store
+
+    # -- actions -----------------------------------------------------------------------
+
+    async def list_actions(self, tenant: str, trigger_id: str | None, name: str | None, deployed: bool | None,
+                           page: int, per_page: int) -> tuple[list[dict[str, Any]], int]:
+        args: list[Any] = [tenant]
+        where = ["tenant_id = $1"]
+        if name is not None:
+            args.append(name)
+            where.append(f"name = ${len(args)}")
+        if deployed is not None:
+            where.append("deployed_version_id IS NOT NULL" if deployed else "deployed_version_id IS NULL")
+        if trigger_id is not None:
+            args.append([{"id": trigger_id}])
+            where.append(f"supported_triggers @> ${len(args)}::jsonb")
+        clause = " AND ".join(where)
+        n = len(args)
+        # one snapshot for the count and the page
+        async with self._store.transaction(readonly=True, isolation="repeatable_read") as conn:
+            total = await conn.fetchval(f"SELECT count(*) FROM actions WHERE {clause}", *args)
+            rows = await conn.fetch(
+                f"SELECT * FROM actions WHERE {clause} ORDER BY created_at, id LIMIT ${n + 1} OFFSET ${n + 2}",
+                *args, per_page, page * per_page)
+        return [_action(r) for r in rows], total  # type: ignore[misc]
+
+    async def get_action(self, tenant: str, action_id: str) -> dict[str, Any] | None:
+        return _action(await self._store.fetchrow("SELECT * FROM actions WHERE tenant_id = $1 AND id = $2", tenant, action_id))
+
+    async def action_by_name(self, tenant: str, name: str) -> dict[str, Any] | None:
+        return _action(await self._store.fetchrow("SELECT * FROM actions WHERE tenant_id = $1 AND name = $2", tenant, name))
+
+    async def insert_action(self, tenant: str, fields: dict[str, Any]) -> dict[str, Any]:
+        now = now_iso()
+        row_ = {
+            "tenant_id": tenant, "id": str(uuid.uuid4()), "created_at": now, "updated_at": now,
+            "deployed_version_id": None, **fields,
+        }
+        await self._store.execute(
+            "INSERT INTO actions (tenant_id, id, name, supported_triggers, code, dependencies, runtime, secrets,"
+            " status, errors, created_at, updated_at, built_at, deployed_version_id)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, NULL)",
+            tenant, row_["id"], row_["name"], row_["supported_triggers"], row_["code"], row_["dependencies"],
+            row_["runtime"], row_["secrets"], row_["status"], row_["errors"], ts(now), ts(row_["built_at"]))
+        return row_
+
+    async def update_action(self, tenant: str, action_id: str, fields: dict[str, Any]) -> dict[str, Any] | None:
+        async with self._store.transaction() as conn:
+            current = _action(await conn.fetchrow(
+                "SELECT * FROM actions WHERE tenant_id = $1 AND id = $2 FOR UPDATE", tenant, action_id))
+            if current is None:
+                return None
+            merged = {**current, **fields, "updated_at": now_iso()}
+            await conn.execute(
+                "UPDATE actions SET name = $1, supported_triggers = $2, code = $3, dependencies = $4, runtime = $5,"
+                " secrets = $6, status = $7, errors = $8, built_at = $9, updated_at = $10 WHERE tenant_id = $11 AND id = $12",
+                merged["name"], merged["supported_triggers"], merged["code"], merged["dependencies"], merged["runtime"],
+                merged["secrets"], merged["status"], merged["errors"], ts(merged["built_at"]), ts(merged["updated_at"]),
+                tenant, action_id)
+            return merged
+
+    async def delete_action(self, tenant: str, action_id: str, force: bool) -> str:
+        """'deleted', 'missing' or 'bound' (bound and not forced: nothing changed)."""
+        async with self._store.transaction() as conn:
+            if await conn.fetchval("SELECT 1 FROM actions WHERE tenant_id = $1 AND id = $2 FOR UPDATE", tenant, action_id) is None:
+                return "missing"
+            bound = await conn.fetchval("SELECT 1 FROM bindings WHERE tenant_id = $1 AND action_id = $2 LIMIT 1", tenant, action_id)
+            if bound is not None and not force:
+                return "bound"
+            await conn.execute("DELETE FROM bindings WHERE tenant_id = $1 AND action_id = $2", tenant, action_id)
+            await conn.execute("DELETE FROM action_versions WHERE tenant_id = $1 AND action_id = $2", tenant, action_id)
+            await conn.execute("DELETE FROM actions WHERE tenant_id = $1 AND id = $2", tenant, action_id)
+            return "deleted"
+
+    # -- versions ----------------------------------------------------------------------
+
+    async def deploy(self, tenant: str, action_id: str, source: dict[str, Any], keep: int,
+                     update_draft: bool = False) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """Create version number+1 from `source` (the draft or an older version), make it the
+        deployed one, and prune to `keep` versions (never the deployed one). Returns
+        (version, action) or None when the action is gone."""
+        async with self._store.transaction() as conn:
+            action = _action(await conn.fetchrow(
+                "SELECT * FROM actions WHERE tenant_id = $1 AND id = $2 FOR UPDATE", tenant, action_id))
+            if action is None:
+                return None
+            number = await conn.fetchval(
+                "SELECT coalesce(max(number), 0) + 1 FROM action_versions WHERE tenant_id = $1 AND action_id = $2",
+                tenant, action_id)
+            now = now_iso()
+            version = {
+                "id": str(uuid.uuid4()), "action_id": action_id, "number": number,
+                "code": source["code"], "dependencies": source["dependencies"], "runtime": source["runtime"],
+                "secrets": source["secrets"], "supported_triggers": source["supported_triggers"],
+                "status": "built", "errors": [], "created_at": now, "updated_at": now, "built_at": now,
+            }
+            await conn.execute(
+                "INSERT INTO action_versions (tenant_id, id, action_id, number, code, dependencies, runtime, secrets,"
+                " supported_triggers, status, errors, created_at, updated_at, built_at)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'built', '[]', $10, $10, $10)",
+                tenant, version["id"], action_id, number, version["code"], version["dependencies"], version["runtime"],
+                version["secrets"], version["supported_triggers"], ts(now))
+            action["deployed_version_id"] = version["id"]
+            action["updated_at"] = now
+            if update_draft:
+                for key in ("code", "dependencies", "runtime", "secrets", "supported_triggers"):
+                    action[key] = source[key]
+                action["status"], action["errors"], action["built_at"] = "built", [], now
+            await conn.execute(
+                "UPDATE actions SET deployed_version_id = $1, updated_at = $2, code = $3, dependencies = $4, runtime = $5,"
+                " secrets = $6, supported_triggers = $7, status = $8, errors = $9, built_at = $10"
+                " WHERE tenant_id = $11 AND id = $12",
+                version["id"], ts(now), action["code"], action["dependencies"], action["runtime"], action["secrets"],
+                action["supported_triggers"], action["status"], action["errors"], ts(action["built_at"]), tenant, action_id)
+            await conn.execute(
+                "DELETE FROM action_versions WHERE tenant_id = $1 AND action_id = $2 AND id <> $3 AND id NOT IN ("
+                " SELECT id FROM action_versions WHERE tenant_id = $1 AND action_id = $2 ORDER BY number DESC LIMIT $4)",
+                tenant, action_id, version["id"], keep)
+            return version, action
+
+    async def list_versions(self, tenant: str, action_id: str, page: int, per_page: int) -> tuple[list[dict[str, Any]], int]:
+        async with self._store.transaction(readonly=True, isolation="repeatable_read") as conn:
+            total = await conn.fetchval("SELECT count(*) FROM action_versions WHERE tenant_id = $1 AND action_id = $2",
+                                        tenant, action_id)
+            rows = await conn.fetch(
+                "SELECT * FROM action_versions WHERE tenant_id = $1 AND action_id = $2 ORDER BY number DESC LIMIT $3 OFFSET $4",
+                tenant, action_id, per_page, page * per_page)
+        return [_action(r) for r in rows], total  # type: ignore[misc]
+
+    async def get_version(self, tenant: str, action_id: str, version_id: str) -> dict[str, Any] | None:
+        return _action(await self._store.fetchrow(
+            "SELECT * FROM action_versions WHERE tenant_id = $1 AND action_id = $2 AND id = $3", tenant, action_id, version_id))
+
+    async def get_version_by_id(self, tenant: str, version_id: str) -> dict[str, Any] | None:
+        return _action(await self._store.fetchrow(
+            "SELECT * FROM action_versions WHERE tenant_id = $1 AND id = $2", tenant, version_id))
+
+    # -- bindings ----------------------------------------------------------------------
+
+    async def bindings(self, tenant: str, trigger_id: str) -> list[dict[str, Any]]:
+        """The trigger's bindings in execution order, each with its action row."""
+        rows = await self._store.fetch(
+            "SELECT b.id AS binding_id, b.trigger_id, b.display_name, b.created_at AS b_created, b.updated_at AS b_updated,"
+            " a.* FROM bindings b JOIN actions a ON a.tenant_id = b.tenant_id AND a.id = b.action_id"
+            " WHERE b.tenant_id = $1 AND b.trigger_id = $2 ORDER BY b.position", tenant, trigger_id)
+        out = []
+        for r in rows:
+            d = row(r)
+            assert d is not None
+            binding = {"id": d.pop("binding_id"), "trigger_id": d.pop("trigger_id"), "display_name": d.pop("display_name"),
+                       "created_at": d.pop("b_created"), "updated_at": d.pop("b_updated")}
+            binding["action"] = d
+            out.append(binding)
+        return out
+
+    async def replace_bindings(self, tenant: str, trigger_id: str, wanted: list[tuple[str, str]]) -> None:
+        """Make the trigger's bindings exactly `wanted` [(action_id, display_name)] in order,
+        keeping the id of a binding whose action stays bound."""
+        async with self._store.transaction() as conn:
+            # serializes replacements of this (tenant, trigger) across nodes until COMMIT; the
+            # reads below then see the list the previous holder committed
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", _bindings_lock_key(tenant, trigger_id))
+            existing = {r["action_id"]: r for r in await conn.fetch(
+                "SELECT id, action_id, created_at FROM bindings WHERE tenant_id = $1 AND trigger_id = $2", tenant, trigger_id)}
+            await conn.execute("DELETE FROM bindings WHERE tenant_id = $1 AND trigger_id = $2", tenant, trigger_id)
+            if not wanted:
+                return
+            now = ts(now_iso())
+            rows = []
+            for position, (action_id, display_name) in enumerate(wanted):
+                old = existing.get(action_id)
+                rows.append((tenant, old["id"] if old else str(uuid.uuid4()), trigger_id, action_id, position, display_name,
+                             old["created_at"] if old else now, now))
+            await conn.executemany(
+                "INSERT INTO bindings (tenant_id, id, trigger_id, action_id, position, display_name, created_at, updated_at)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", rows)
+
+    async def binding_action(self, tenant: str, binding_id: str) -> str | None:
+        return await self._store.fetchval(
+            "SELECT action_id FROM bindings WHERE tenant_id = $1 AND id = $2", tenant, binding_id)
+
+    # -- executions --------------------------------------------------------------------
+
+    async def insert_executions(self, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        async with self._store.transaction() as conn:
+            await conn.executemany(
+                "INSERT INTO executions (tenant_id, id, trigger_id, status, results, created_at, updated_at)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant_id, id) DO UPDATE SET"
+                " trigger_id = EXCLUDED.trigger_id, status = EXCLUDED.status, results = EXCLUDED.results,"
+                " created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at",
+                [(r["tenant_id"], r["id"], r["trigger_id"], r["status"], without_nul(r["results"]), ts(r["created_at"]),
+                  ts(r["updated_at"]))
+                 for r in rows])
+
+    async def get_execution(self, tenant: str, execution_id: str) -> dict[str, Any] | None:
+        out = row(await self._store.fetchrow(
+            "SELECT * FROM executions WHERE tenant_id = $1 AND id = $2", tenant, execution_id))
+        if out is None:
+            return None
+        out.pop("tenant_id")
+        return out
+
+    async def purge_executions(self, before_iso: str) -> int:
+        return rowcount(await self._store.execute("DELETE FROM executions WHERE created_at < $1", ts(before_iso)))
