@@ -73,7 +73,7 @@ class Isolate:
     def __init__(self, loop: asyncio.AbstractEventLoop, on_wake: Callable[[], None]) -> None:
         self._dll = library()
         self._loop = loop
-        self._on_wake = on_wake
+        self.on_wake = on_wake  # settable: a pre-built isolate gets its owner later
         self._ids = itertools.count(1)
         self._handlers: dict[int, Callable[[Any], None]] = {}
         self._waiting: dict[int, asyncio.Future[Any]] = {}  # evals not answered yet
@@ -193,7 +193,7 @@ class Isolate:
 
         def on_wake(raw: Any) -> None:
             self._dll.mr_free_value(self._ctx, raw)  # arguments are never read
-            self._loop.call_soon_threadsafe(self._on_wake)
+            self._loop.call_soon_threadsafe(self.on_wake)
 
         self._handlers[callback_id] = on_wake
         function = self._dll.mr_make_js_callback(self._ctx, callback_id)

@@ -20,7 +20,7 @@ import orjson
 from .compiler import Compiler
 from .errors import PLATFORM_ERROR, failure
 from .frames import FrameWriter, read_frame
-from .isolate import FlowIsolate, Limits, runtime_source
+from .isolate import FlowIsolate, Limits, SparePool, runtime_source
 
 
 class Executor:
@@ -36,6 +36,8 @@ class Executor:
         self._isolates: OrderedDict[tuple[str, str], FlowIsolate] = OrderedDict()
         self._loop = asyncio.get_running_loop()
         self._compiler = Compiler(self._loop)
+        self._spares = SparePool(self._loop, self._runtime, limits)
+        self._spares.refill()
         self.recycles = 0
 
     def handle(self, message: list[Any]) -> None:
@@ -70,7 +72,7 @@ class Executor:
         self._flows.move_to_end(key)
         isolate = self._isolates.get(key)
         if isolate is None:
-            isolate = FlowIsolate(self._loop, self._runtime, install, self._limits)
+            isolate = FlowIsolate(self._loop, self._runtime, install, self._limits, spares=self._spares)
             self._isolates[key] = isolate
             self._evict()
         else:
@@ -113,6 +115,7 @@ class Executor:
             self._loop.create_task(_close_when_idle(isolate))
 
     async def close(self) -> None:
+        self._spares.close()
         await self._compiler.close()
         for isolate in self._isolates.values():
             await isolate.close()
