@@ -74,7 +74,6 @@ class FlowIsolate:
         runtime: str,
         install: dict[str, Any],
         limits: Limits,
-        on_recycle: Callable[[str], None] | None = None,
         host_calls: dict[str, Callable[[Any], Awaitable[Any]]] | None = None,
         spares: SparePool | None = None,
     ) -> None:
@@ -83,7 +82,6 @@ class FlowIsolate:
         self._install = orjson.dumps({"install": {**install, "buffer_budget": limits.buffer_budget}})
         self._action_names = [a.get("name", "") for a in install.get("actions", ())]
         self._limits = limits
-        self._on_recycle = on_recycle
         self._isolate: Isolate | None = None
         self._input: memoryview | None = None
         self._step_source = ""
@@ -311,8 +309,6 @@ class FlowIsolate:
         if self._isolate is None or self.closed:
             return
         self.recycles += 1
-        if self._on_recycle is not None:
-            self._on_recycle(reason)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

@@ -58,7 +58,9 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        error = APIError(exc.status, exc.reason or HTTPStatus(exc.status).phrase)
+        # keep the exception's own headers (a 405 must say Allow:)
+        headers = {k: v for k, v in exc.headers.items() if k.lower() not in ("content-type", "content-length")}
+        error = APIError(exc.status, exc.reason or HTTPStatus(exc.status).phrase, headers=headers)
         return error.response()
     except Exception:
         request.app.logger.exception("unhandled error on %s %s", request.method, request.path)

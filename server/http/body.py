@@ -85,9 +85,28 @@ async def read_json(request: web.Request, max_bytes: int, max_depth: int = MAX_D
     if nesting_depth_exceeds(body, max_depth):
         raise bad_request(f"JSON nesting exceeds {max_depth} levels")
     try:
-        return orjson.loads(body)
+        value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise bad_request(f"Invalid JSON: {exc.msg}") from None
+    if b"\\u0000" in body and _contains_nul(value):
+        # valid JSON, but no store keeps NUL in text (PostgreSQL refuses it): refused up front
+        raise bad_request("Payload validation error: strings must not contain NUL characters (\\u0000)")
+    return value
+
+
+def _contains_nul(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 async def read_object(request: web.Request, max_bytes: int) -> dict[str, Any]:

@@ -18,6 +18,8 @@ PARSER_LINE_LIMIT = 32 * 1024  # aiohttp's parser refuses longer lines itself, i
 async def request_size_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     if len(request.raw_path) > MAX_URL:
         raise APIError(414, f"The request URL exceeds {MAX_URL} bytes", "uri_too_long")
+    if "\x00" in request.path or any("\x00" in k or "\x00" in v for k, v in request.query.items()):
+        raise APIError(400, "The request URL must not contain NUL characters", "invalid_uri")
     for name, value in request.raw_headers:
         if len(name) + len(value) > MAX_HEADER:
             raise APIError(431, f"A request header exceeds {MAX_HEADER} bytes", "header_too_large")
