@@ -9,9 +9,11 @@ retry after a lost response rewrites the same values."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from .errors import RateLimited, StoreRateLimited, StoreUnavailable, WriteFailed
@@ -30,6 +32,17 @@ class ProfileStore(Protocol):
     async def upsert(self, tenant: str, user: dict[str, Any], app_patch: dict[str, Any] | None,
                      user_patch: dict[str, Any] | None, timeout: float | None = None) -> dict[str, Any]: ...
     atomic_upsert: bool
+
+
+def _pause_after_429(reset: float | None, attempt: int) -> float:
+    """How long to wait after the n-th 429 in a row: until X-RateLimit-Reset (Unix seconds) plus
+    jitter; a reset that is missing, in the past or not a sane time still waits, backing off
+    from 0.25 s, so a store that keeps refusing is not hammered."""
+    floor = min(2.0, 0.25 * 2 ** (attempt - 1))
+    now = time.time()
+    if reset is None or not math.isfinite(reset) or reset > now + 3600:
+        return floor + random.uniform(0, JITTER)
+    return max(reset - now, 0.0 if attempt == 1 else floor) + random.uniform(0, JITTER)
 
 
 class WriteLimiter(Protocol):
@@ -64,7 +77,7 @@ class ProfileWriter:
             # creating the user is not an action's metadata write: no Write-User token
             return await self._retrying(lambda remaining: self.store.upsert(tenant, create, None, None, timeout=remaining),
                                         deadline)
-        async with self._slots:
+        async with self._slot(deadline):
             await self._admit(tenant, deadline)
             if create is not None:
                 user = await self._retrying(
@@ -76,6 +89,19 @@ class ProfileWriter:
             raise WriteFailed("the user no longer exists in the profile store")
         self.writes += 1
         return user
+
+    @contextlib.asynccontextmanager
+    async def _slot(self, deadline: float) -> AsyncIterator[None]:
+        """One of the write slots, waited for no longer than the execution's budget."""
+        remaining = deadline - asyncio.get_running_loop().time()
+        try:
+            await asyncio.wait_for(self._slots.acquire(), max(0.0, remaining))
+        except asyncio.TimeoutError:
+            raise RateLimited("the execution budget ran out while waiting for a write slot") from None
+        try:
+            yield
+        finally:
+            self._slots.release()
 
     async def _admit(self, tenant: str, deadline: float) -> None:
         """Take one Write-User token, waiting for one while the budget allows. The token is taken
@@ -101,6 +127,7 @@ class ProfileWriter:
         (bounded), while the deadline allows."""
         loop = asyncio.get_running_loop()
         failures = 0
+        limited = 0
         while True:
             remaining = deadline - loop.time()
             if remaining <= 0:
@@ -109,7 +136,8 @@ class ProfileWriter:
                 return await call(remaining)
             except StoreRateLimited as exc:
                 self.retries_429 += 1
-                pause = max(0.0, (exc.reset - time.time()) if exc.reset is not None else 1.0) + random.uniform(0, JITTER)
+                limited += 1
+                pause = _pause_after_429(exc.reset, limited)
                 if loop.time() + pause >= deadline:
                     raise RateLimited("the profile store kept answering 429 until the execution budget ran out") from None
                 await asyncio.sleep(pause)
