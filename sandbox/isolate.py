@@ -91,6 +91,8 @@ class FlowIsolate:
         self._cancels: list[tuple[int, str]] = []
         self._host_calls = host_calls or {}
         self._spares = spares
+        self._step_started: float | None = None  # loop.time() of the step in flight
+        self._step_seconds = 0.0  # moving average of how long steps take
         self._io_replies: list[list[Any]] = []
         self._driving = False
         self._wake_pending = False
@@ -182,8 +184,19 @@ class FlowIsolate:
         self._kick()
 
     def _cancel_ignored(self, job: Job) -> None:
-        if not job.future.done() and not self.closed:
+        """The runtime was told to cancel `job` and has not answered. Destroy the isolate only if
+        it is provably stuck: a step has been in flight far longer than steps take here lately
+        (a loop after an `await` never lets the next step start). A step that is merely slow
+        (an executor starved of CPU under load) gets more time instead."""
+        if job.future.done() or self.closed:
+            return
+        now = self._loop.time()
+        patience = max(self._limits.cancel_grace, 20 * self._step_seconds)
+        if self._step_started is not None and now - self._step_started > patience:
             self._loop.create_task(self._recycle("an execution ran past its budget and the isolate did not answer", culprit=job))
+            return
+        self._kick()
+        job.timer = self._loop.call_later(self._limits.cancel_grace, self._cancel_ignored, job)
 
     # -- driving ---------------------------------------------------------------------
 
@@ -242,7 +255,12 @@ class FlowIsolate:
         try:
             reply: str | None = None
             for more in _write_chunks(buffer, data):
-                reply = await isolate.eval(self._step_source, self._step_timeout())
+                self._step_started = started = self._loop.time()
+                try:
+                    reply = await isolate.eval(self._step_source, self._step_timeout())
+                finally:
+                    self._step_started = None
+                self._step_seconds = 0.8 * self._step_seconds + 0.2 * (self._loop.time() - started)
                 if more:
                     reply = None
             assert reply is not None
