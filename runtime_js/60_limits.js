@@ -107,5 +107,20 @@ for (let i = 0; i < ARRAY_WALKERS.length; i++) {
   ObjectDefineProperty(Array.prototype, name, { value: guarded, writable: true, configurable: true, enumerable: false });
 }
 
+// split() of a huge string builds its array in one native step that aborts the process
+// ("invalid size") before any limit can act
+{
+  const split = String.prototype.split;
+  ObjectDefineProperty(String.prototype, "split", {
+    value: { split(separator, limit) {
+      if (typeof this === "string" && this.length > ARRAY_WALK_MAX && limit === undefined) {
+        throw new RangeErrorCtor("String.split refused: a string of " + this.length + " characters exceeds the sandbox's limit of " + ARRAY_WALK_MAX);
+      }
+      return ReflectApply(split, this, arguments);
+    } }.split,
+    writable: true, configurable: true, enumerable: false,
+  });
+}
+
 delete globalThis.WebAssembly;
 delete Atomics.wait;

@@ -144,14 +144,15 @@ function scopeArg(scope, call) {
   return scope;
 }
 
-function factor(selector, allowed, call) {
+function factor(value, allowed, call) {
+  const selector = recordValue(value, call); // validate the copy: a getter cannot change it afterwards
   if (selector === null || typeof selector !== "object" || typeof selector.type !== "string") {
     throw new TypeErrorCtor(call + ": a factor must be an object like { type: 'otp' }");
   }
   if (ArrayPrototypeIndexOf(allowed, selector.type) === -1) {
     throw new TypeErrorCtor(call + ": unknown factor type '" + selector.type + "'; expected one of " + ArrayPrototypeJoin(allowed, ", "));
   }
-  return recordValue(selector, call);
+  return selector;
 }
 
 function factorList(list, allowed, call) {
@@ -446,6 +447,7 @@ class PromptApi {
     if (c.rendered) throw new ErrorCtor("Only 1 render command per action is allowed.");
     requireString(promptId, "api.prompt.render: promptId");
     const opts = options === undefined || options === null ? {} : recordValue(options, "api.prompt.render");
+    if (!isPlainObject(opts)) throw new TypeErrorCtor("api.prompt.render: options must be an object like { fields, vars }");
     c.add(["prompt.render", promptId, opts]);
     c.rendered = true;
     c.state.redirected = true;
@@ -493,9 +495,10 @@ const SAML_SETTERS = {
 const SAML_BOOLEAN = ["createUpnClaim", "passthroughClaimsWithNoMapping", "mapUnknownClaimsAsIs", "mapIdentities", "signResponse", "includeAttributeNameFormat", "typedAttributes"];
 const SAML_MAX_BYTES = 10 * 1024;
 
-function samlConfigValue(method, key, value) {
-  if (method === "setNameIdentifierFormat" && value === undefined) value = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified";
+function samlConfigValue(method, key, live) {
   const call = "api.samlResponse." + method;
+  let value = live === undefined ? undefined : recordValue(live, call); // validate the copy
+  if (method === "setNameIdentifierFormat" && value === undefined) value = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified";
   if (ArrayPrototypeIndexOf(SAML_BOOLEAN, key) !== -1) {
     if (typeof value !== "boolean") throw new TypeErrorCtor(call + ": expected a boolean");
   } else if (key === "lifetimeInSeconds") {
@@ -510,7 +513,7 @@ function samlConfigValue(method, key, value) {
   } else {
     requireString(value, call + ": value");
   }
-  return recordValue(value, call);
+  return value;
 }
 
 function samlScalar(x) {
@@ -531,7 +534,7 @@ class SamlResponseApi {
   setAttribute(name, value) {
     const c = this.#c;
     requireString(name, "api.samlResponse.setAttribute: attribute");
-    const v = value === undefined ? null : value;
+    const v = value === undefined ? null : recordValue(value, "api.samlResponse.setAttribute");
     let valid = v === null || samlScalar(v);
     if (!valid && ArrayIsArray(v)) {
       valid = true;
@@ -562,4 +565,12 @@ class SamlResponseApi {
       writable: true, configurable: true, enumerable: false,
     });
   }
+}
+
+// The namespace classes' prototypes are shared by every action and execution of the isolate:
+// frozen, so an action cannot rewrite what later actions record (e.g. wrap setCustomClaim).
+for (const Api of [AccessApi, AccessTokenApi, IdTokenApi, UserApi, MultifactorApi, AuthenticationApi, RedirectApi,
+  TransactionApi, CacheApi, SessionApi, RefreshTokenApi, SamlResponseApi, PromptApi, RulesApi, ApiCall]) {
+  ObjectFreeze(Api.prototype);
+  ObjectFreeze(Api);
 }

@@ -113,12 +113,10 @@ async function runPostLogin(exec) {
         logSink("warn", "Warning: " + which + " of action '" + action.name + "' is not an async function; it was run as a plain function.");
       }
       await raceAbort(exec, PromiseResolve(ReflectApply(handler, undefined, [event, api])));
-      const tampered = checkIntrinsics();
-      if (tampered !== null) {
-        retireIsolate(tampered);
-        throw new ErrorCtor("Action modified the built-in " + tampered + ", which actions share with the runtime; the change was discarded");
-      }
+      assertIntrinsicsIntact();
     } catch (err) {
+      // a failing action may have changed built-ins before failing: checked all the same
+      try { assertIntrinsicsIntact(); } catch (tamper) { if (!(err && err.actionhostTimeout)) err = tamper; }
       const timedOut = err !== null && typeof err === "object" && err.actionhostTimeout === true;
       record.status = timedOut ? "timeout" : "error";
       record.commands = [];
@@ -128,6 +126,7 @@ async function runPostLogin(exec) {
       status = "failed";
     }
     exec.abortWith = null;
+    record.closed = true; // its api refuses further calls (a timer left behind, a stashed api)
     const ended = DateNow();
     record.duration_ms = ended - began;
     record.ended_at = DatePrototypeToISOString(new DateCtor(ended));
@@ -142,6 +141,19 @@ async function runPostLogin(exec) {
   if (error !== null) out.error = error;
   if (status === "redirect") out.resume_index = start + results.length - 1;
   return out;
+}
+
+function assertIntrinsicsIntact() {
+  let tampered;
+  try {
+    tampered = checkIntrinsics();
+  } catch (err) {
+    tampered = "a built-in (the check itself was made to throw)";
+  }
+  if (tampered !== null) {
+    retireIsolate(tampered);
+    throw new ErrorCtor("Action modified the built-in " + tampered + ", which actions share with the runtime; the change was discarded");
+  }
 }
 
 // Later actions see the metadata queued by earlier ones (the setting action does not).

@@ -40,7 +40,11 @@ const SEALED_OBJECTS = [
   [JSON, "JSON"], [Promise, "Promise"], [Promise.prototype, "Promise.prototype"], [Array, "Array"],
   [Object, "Object", allKeys(Object)], [Array.prototype, "Array.prototype", allKeys(Array.prototype)],
   [String.prototype, "String.prototype", allKeys(String.prototype)], [Reflect, "Reflect", allKeys(Reflect)],
+  // the runtime's captured RegExp methods still call `this.exec`; Error.prepareStackTrace would
+  // see the runtime's frames; console and crypto are shared by every execution of the isolate
+  [RegExp.prototype, "RegExp.prototype"], [Error, "Error"], [globalThis.console, "console"],
 ];
+if (typeof globalThis.crypto === "object") ArrayPrototypePush(SEALED_OBJECTS, [globalThis.crypto, "crypto"], [ObjectGetPrototypeOf(globalThis.crypto), "Crypto.prototype"]);
 
 // Returns "Label.key" of the first built-in that changed, or null. Runs after every action, so
 // the comparisons are compiled once into straight-line code with named property loads (a loop

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import re
 import secrets
 import struct
 import time
@@ -272,7 +273,14 @@ class FlowIsolate:
             await self._recycle("the isolate ran out of memory" if oom else f"the isolate failed: {exc.kind}", memory=oom)
             return
         self.steps += 1
-        out = orjson.loads(reply)
+        out = _parse_step_output(reply)
+        if out is None:
+            # never let one unreadable result hang every job of the step: fail them clearly
+            for job in list(self._inside.values()):
+                _settle(job, failure(PLATFORM_ERROR, "the execution's result could not be read (nested too deeply)"))
+            self._inside.clear()
+            await self._recycle("a step answered with output that cannot be parsed")
+            return
         for job_id, result in out["done"]:
             job = self._inside.pop(job_id, None)
             if job is not None:
@@ -443,6 +451,22 @@ def _write_chunks(buffer: memoryview, data: bytes):
         buffer[_TEXT_AT : _TEXT_AT + len(chunk)] = chunk
         buffer[0:8] = (len(chunk) // 2).to_bytes(4, "little") + (1 if more else 0).to_bytes(4, "little")
         yield more
+
+
+_LONE_SURROGATE = re.compile(r"(?<!\\)\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _parse_step_output(reply: str) -> dict[str, Any] | None:
+    """The step's JSON; lone UTF-16 surrogates (JSON.stringify escapes them, e.g. half an emoji
+    cut by slice) become U+FFFD; None when it still cannot be read."""
+    try:
+        return orjson.loads(reply)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return orjson.loads(_LONE_SURROGATE.sub(r"\\ufffd", reply))
+    except orjson.JSONDecodeError:
+        return None
 
 
 def _settle(job: Job, result: dict[str, Any]) -> None:

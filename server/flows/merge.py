@@ -105,7 +105,7 @@ def merge(actions: list[dict[str, Any]]) -> Outcome:
             elif name == "samlResponse.setConfig":
                 out.saml_config[args[0]] = args[1]
             elif name == "prompt.render":
-                out.prompt = {"id": args[0], **(args[1] or {})}
+                out.prompt = {"id": args[0], **(args[1] if isinstance(args[1], dict) else {})}
             elif name == "cache.set":
                 out.cache_set[args[0]] = args[1]
                 if args[0] in out.cache_delete:
