@@ -81,14 +81,13 @@ async def read_json(request: web.Request, max_bytes: int, max_depth: int = MAX_D
         raw = _inflate(raw, encoding, max_bytes)
     if not raw:
         raise bad_request("Request body is required")
-    body = raw
-    if nesting_depth_exceeds(body, max_depth):
+    if nesting_depth_exceeds(raw, max_depth):
         raise bad_request(f"JSON nesting exceeds {max_depth} levels")
     try:
-        value = orjson.loads(body)
+        value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise bad_request(f"Invalid JSON: {exc.msg}") from None
-    if b"\\u0000" in body and _contains_nul(value):
+    if b"\\u0000" in raw and _contains_nul(value):
         # valid JSON, but no store keeps NUL in text (PostgreSQL refuses it): refused up front
         raise bad_request("Payload validation error: strings must not contain NUL characters (\\u0000)")
     return value
