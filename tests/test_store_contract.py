@@ -364,10 +364,10 @@ async def test_versions_paging_and_lookup(backend: Backend) -> None:
         ids.append(version["id"])
     rows, total = await repo.list_versions(TENANT, action["id"], 1, 2)
     assert total == 4 and [r["number"] for r in rows] == [2, 1]
-    assert (await repo.get_version_by_id(TENANT, ids[0]))["number"] == 1
+    assert (await repo.get_version(TENANT, action["id"], ids[0]))["number"] == 1
     other = await repo.insert_action(TENANT, action_fields("pg2"))
     assert await repo.get_version(TENANT, other["id"], ids[0]) is None
-    assert await repo.get_version_by_id(OTHER, ids[0]) is None
+    assert await repo.get_version(OTHER, action["id"], ids[0]) is None
     assert await repo.list_versions(OTHER, action["id"], 0, 50) == ([], 0)
 
 

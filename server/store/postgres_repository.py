@@ -163,10 +163,6 @@ class PostgresRepository:
         return _action(await self._store.fetchrow(
             "SELECT * FROM action_versions WHERE tenant_id = $1 AND action_id = $2 AND id = $3", tenant, action_id, version_id))
 
-    async def get_version_by_id(self, tenant: str, version_id: str) -> dict[str, Any] | None:
-        return _action(await self._store.fetchrow(
-            "SELECT * FROM action_versions WHERE tenant_id = $1 AND id = $2", tenant, version_id))
-
     # -- bindings ----------------------------------------------------------------------
 
     async def bindings(self, tenant: str, trigger_id: str) -> list[dict[str, Any]]:

@@ -171,10 +171,6 @@ class Repository:
             "SELECT * FROM action_versions WHERE tenant_id = ? AND action_id = ? AND id = ?",
             (tenant, action_id, version_id)).fetchone()))
 
-    async def get_version_by_id(self, tenant: str, version_id: str) -> dict[str, Any] | None:
-        return await self._store.read(lambda conn: _action(conn.execute(
-            "SELECT * FROM action_versions WHERE tenant_id = ? AND id = ?", (tenant, version_id)).fetchone()))
-
     # -- bindings ----------------------------------------------------------------------
 
     async def bindings(self, tenant: str, trigger_id: str) -> list[dict[str, Any]]:
