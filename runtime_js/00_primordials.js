@@ -9,6 +9,8 @@ const uncurryThis = Function.prototype.bind.bind(Function.prototype.call);
 const ReflectApply = Reflect.apply;
 const ReflectOwnKeys = Reflect.ownKeys;
 const ReflectGetOwnPropertyDescriptor = Reflect.getOwnPropertyDescriptor;
+const ReflectDeleteProperty = Reflect.deleteProperty;
+const ReflectDefineProperty = Reflect.defineProperty;
 
 const ObjectCreate = Object.create;
 const ObjectDefineProperty = Object.defineProperty;
@@ -19,6 +21,9 @@ const ObjectGetOwnPropertyNames = Object.getOwnPropertyNames;
 const ObjectPrototypeHasOwnProperty = uncurryThis(Object.prototype.hasOwnProperty);
 const ObjectPrototypeToString = uncurryThis(Object.prototype.toString);
 const ObjectIs = Object.is;
+
+const AtomicsWaitAsync = Atomics.waitAsync;
+const AtomicsNotify = Atomics.notify;
 
 const ArrayIsArray = Array.isArray;
 const ArrayPrototypePush = uncurryThis(Array.prototype.push);
@@ -74,6 +79,7 @@ const FunctionCtor = Function;
 const FunctionPrototypeToString = uncurryThis(Function.prototype.toString);
 const SymbolCtor = Symbol;
 const Int32ArrayCtor = Int32Array;
+const SharedArrayBufferCtor = SharedArrayBuffer;
 const Float64ArrayCtor = Float64Array;
 const Uint16ArrayCtor = Uint16Array;
 const TypedArrayPrototypeSubarray = uncurryThis(ObjectGetPrototypeOf(Uint16Array.prototype).subarray);

@@ -34,6 +34,7 @@ function inspect(value, depth, seen, quoted) {
   if (tag === "[object Date]") {
     try { return DatePrototypeToISOString(value); } catch (_) { return "Invalid Date"; }
   }
+  if (ArrayBufferIsView(value)) return inspectView(value, tag, depth, seen);
   const isArray = ArrayIsArray(value);
   if (depth > INSPECT_MAX_DEPTH) return isArray ? "[Array]" : "[Object]";
   ArrayPrototypePush(seen, value);
@@ -60,6 +61,20 @@ function inspect(value, depth, seen, quoted) {
   ArrayPrototypeSplice(seen, seen.length - 1, 1);
   if (isArray) return parts.length ? "[ " + ArrayPrototypeJoin(parts, ", ") + " ]" : "[]";
   return parts.length ? "{ " + ArrayPrototypeJoin(parts, ", ") + " }" : "{}";
+}
+
+// A typed array as Node shows it: `Uint8Array(3) [ 1, 2, 3 ]`, the first INSPECT_MAX_ITEMS
+// elements read by index (listing its keys would walk every index in native code).
+function inspectView(value, tag, depth, seen) {
+  let length;
+  try { length = TypedArrayPrototypeGetLength(value); } catch (_) { return "DataView {}"; }
+  const name = StringPrototypeSlice(tag, 8, -1);
+  if (depth > INSPECT_MAX_DEPTH) return "[" + name + "]";
+  const parts = [];
+  const shown = MathMin(length, INSPECT_MAX_ITEMS);
+  for (let i = 0; i < shown; i++) ArrayPrototypePush(parts, inspect(value[i], depth + 1, seen, true));
+  if (length > shown) ArrayPrototypePush(parts, "... " + (length - shown) + " more items");
+  return name + "(" + length + ") " + (parts.length ? "[ " + ArrayPrototypeJoin(parts, ", ") + " ]" : "[]");
 }
 
 function safeInspect(value, quoted) {

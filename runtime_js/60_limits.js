@@ -122,5 +122,43 @@ for (let i = 0; i < ARRAY_WALKERS.length; i++) {
   });
 }
 
+// Listing the keys of a typed array or a string makes one string per index in a native loop
+// that neither checks for termination nor lets the heap limit act (Object.getOwnPropertyNames of
+// a Uint8Array(1e7) grows the process past 700 MiB): refused past KEY_WALK_MAX indices.
+const KEY_WALK_MAX = 1 << 20;
+function indexCount(o) {
+  if (typeof o === "string") return o.length;
+  if (o === null || typeof o !== "object" || !ArrayBufferIsView(o)) return 0;
+  try { return TypedArrayPrototypeGetLength(o); } catch (_) { return 0; } // a DataView has no indices
+}
+function guardKeyWalk(holder, name, label, argIndexes) {
+  const original = holder[name];
+  const guarded = { [name]() {
+    for (let i = 0; i < argIndexes.length; i++) {
+      const at = argIndexes[i];
+      if (at === -1) { // every argument from the second on (Object.assign's sources)
+        for (let k = 1; k < arguments.length; k++) checkKeyWalk(arguments[k], label);
+      } else checkKeyWalk(arguments[at], label);
+    }
+    return ReflectApply(original, this, arguments);
+  } }[name];
+  ObjectDefineProperty(guarded, "length", { value: original.length });
+  ObjectDefineProperty(holder, name, { value: guarded, writable: true, configurable: true, enumerable: false });
+}
+function checkKeyWalk(o, label) {
+  const n = indexCount(o);
+  if (n > KEY_WALK_MAX) {
+    throw new RangeErrorCtor(label + " refused: listing " + n + " indexed keys exceeds the sandbox's limit of " + KEY_WALK_MAX);
+  }
+}
+for (const name of ["keys", "values", "entries", "getOwnPropertyNames", "getOwnPropertyDescriptors"]) {
+  guardKeyWalk(Object, name, "Object." + name, [0]);
+}
+guardKeyWalk(Object, "assign", "Object.assign", [-1]);
+guardKeyWalk(Reflect, "ownKeys", "Reflect.ownKeys", [0]);
+
 delete globalThis.WebAssembly;
 delete Atomics.wait;
+// waitAsync resolves in a task of the isolate's own loop, outside any execution: it is the
+// runtime's fence between jobs (70_host.js), not a way for user code to run later
+delete Atomics.waitAsync;

@@ -98,7 +98,24 @@ function finishJob(exec, result) {
   ArrayPrototypePush(host.done, [exec.id, result]);
   if (active === exec) { active = null; markProgress(-1, -1); }
   notifyHost();
-  startNextJob();
+  if (host.queue.length > 0) afterMicrotasks(startNextJob);
+}
+
+// The next job starts in a new task of the isolate's loop, i.e. after the microtask queue has
+// run dry: async work a finished execution left behind (an un-awaited loop of awaits) runs
+// out with no execution active (its logs dropped, its timers refused) instead of inside the
+// next one. Atomics.notify on a waitAsync waiter queues that task (~2 us, no host round trip).
+// An endless microtask loop never lets it run: the step deadline destroys the isolate.
+const fenceCell = new Int32ArrayCtor(new SharedArrayBufferCtor(4));
+let fencePending = false;
+function afterMicrotasks(fn) {
+  if (fencePending) return;
+  fencePending = true;
+  PromisePrototypeThen(ReflectApply(AtomicsWaitAsync, undefined, [fenceCell, 0, 0]).value, () => {
+    fencePending = false;
+    fn();
+  });
+  ReflectApply(AtomicsNotify, undefined, [fenceCell, 0]);
 }
 
 function startNextJob() {
@@ -125,7 +142,7 @@ function startNextJob() {
 
 function newExecution(id, kind, payload) {
   const exec = {
-    id, kind, payload, finished: false, logs: [], logBytes: 0, timerCount: 0,
+    id, kind, payload, finished: false, logs: [], logBytes: 0, timerCount: 0, recordedChars: 0,
     abortWith: null,
     abort(err) { if (!this.finished && this.abortWith !== null) this.abortWith(err); },
   };
@@ -195,21 +212,39 @@ function step(token) {
   } finally {
     host.inStep = false;
   }
-  const out = { done: host.done, io: host.io, timer: nextTimerDelay() };
-  if (failure !== null) out.failure = failure;
-  if (host.requeue.length > 0) out.requeue = host.requeue;
-  if (host.retire !== "") out.retire = host.retire;
+  const rest = { io: host.io, timer: nextTimerDelay() };
+  if (failure !== null) rest.failure = failure;
+  if (host.requeue.length > 0) rest.requeue = host.requeue;
+  if (host.retire !== "") rest.retire = host.retire;
+  const done = [];
+  for (let i = 0; i < host.done.length; i++) ArrayPrototypePush(done, doneText(host.done[i][0], host.done[i][1]));
   host.done = [];
   host.io = [];
   host.requeue = [];
-  let reply;
+  let restText;
   try {
-    reply = JSONStringify(out);
+    restText = JSONStringify(rest);
   } catch (err) {
-    // a result that cannot be serialised (BigInt, cycle) is reported, never dropped silently
-    reply = JSONStringify({ done: [], io: [], timer: -1, failure: "step output not serialisable: " + errorMessage(err) });
+    restText = JSONStringify({ io: [], timer: -1, failure: "step output not serialisable: " + errorMessage(err) });
   }
-  return reply;
+  return "{\"done\":[" + ArrayPrototypeJoin(done, ",") + "]," + StringPrototypeSlice(restText, 1);
+}
+
+// Each finished job is serialised on its own, so one result the host cannot take (not JSON,
+// or too big to carry) fails that job alone, with a reason, and never the step.
+const RESULT_MAX_CHARS = 4 * 1024 * 1024;
+function doneText(id, result) {
+  let text;
+  try {
+    text = JSONStringify([id, result]);
+  } catch (err) {
+    return JSONStringify([id, { status: "failed", error: { class: "platform_error", message: "the execution's result is not serialisable: " + errorMessage(err) } }]);
+  }
+  if (text.length > RESULT_MAX_CHARS) {
+    return JSONStringify([id, { status: "failed", error: { class: "action_error",
+      message: "the execution's result is " + text.length + " characters of JSON, over the limit of " + RESULT_MAX_CHARS + "; nothing it recorded was applied" } }]);
+  }
+  return text;
 }
 
 ObjectDefineProperty(globalThis, "__actionhost_step", {

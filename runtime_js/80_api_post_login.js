@@ -44,16 +44,55 @@ function requireString(value, what) {
   return value;
 }
 
+// What one execution may record through api calls: values as JSON text, string arguments, and
+// RECORD_CALL_CHARS per call. It bounds what the host takes in (the front end parses every
+// result) and turns a flood of api calls into a clear failure of the action that made it.
+const RECORDED_MAX_CHARS = 1024 * 1024;
+const RECORD_CALL_CHARS = 16;
+// Deeper values cannot be taken in by the host's JSON parser (and no token or profile needs them).
+const RECORDED_DEPTH_MAX = 100;
+
+function charge(exec, chars, call) {
+  if (exec.recordedChars + chars > RECORDED_MAX_CHARS) {
+    throw new RangeErrorCtor(call + ": this execution's recorded values would exceed " + RECORDED_MAX_CHARS +
+      " characters of JSON (1 MiB); the call was refused");
+  }
+  exec.recordedChars += chars;
+}
+
+function jsonDepth(text) {
+  let depth = 0, deepest = 0, inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = StringPrototypeCharCodeAt(text, i);
+    if (inString) {
+      if (ch === 92) i++; // backslash: skip the escaped character
+      else if (ch === 34) inString = false;
+    } else if (ch === 34) inString = true;
+    else if (ch === 91 || ch === 123) { if (++depth > deepest) deepest = depth; }
+    else if (ch === 93 || ch === 125) depth--;
+  }
+  return deepest;
+}
+
 // Copy a user value for the record. BigInt, cycles and throwing getters surface here, in the
-// action that passed them, as a TypeError naming the call.
-function recordValue(value, call) {
+// action that passed them, as a TypeError naming the call; an oversized or too deeply nested
+// value as a RangeError.
+function recordValue(exec, value, call) {
   if (value === undefined) return null;
+  let text;
   try {
-    const copy = jsonClone(value);
-    return copy === undefined ? null : copy;
+    text = JSONStringify(value);
   } catch (err) {
     throw new TypeErrorCtor(call + ": the value cannot be stored as JSON (" + errorMessage(err) + ")");
   }
+  if (text === undefined) return null;
+  // strings are charged by add(), with the call's other string arguments; values that are not
+  // recorded (exec null: validated, then dropped or turned into a token) are not charged
+  if (exec !== null && typeof value !== "string") charge(exec, text.length, call);
+  if (text.length > 2 * RECORDED_DEPTH_MAX && jsonDepth(text) > RECORDED_DEPTH_MAX) {
+    throw new RangeErrorCtor(call + ": the value is nested deeper than " + RECORDED_DEPTH_MAX + " levels");
+  }
+  return JSONParse(text);
 }
 
 function validateSessionMetadata(key, value, wrap) {
@@ -87,6 +126,9 @@ class ApiCall {
     if (this.exec.finished || this.record.status !== "ok" || this.record.closed) {
       throw new ErrorCtor("This api object belongs to an action that has already finished");
     }
+    let chars = RECORD_CALL_CHARS;
+    for (let i = 1; i < command.length; i++) if (typeof command[i] === "string") chars += command[i].length;
+    charge(this.exec, chars, "api." + command[0]);
     ArrayPrototypePush(this.record.commands, command);
   }
 
@@ -101,7 +143,7 @@ class ApiCall {
       logSink("warn", call + ": the claim '" + key + "' is restricted and will not be added to the token");
       return;
     }
-    this.add([token + ".setCustomClaim", key, recordValue(value, call)]);
+    this.add([token + ".setCustomClaim", key, recordValue(this.exec, value, call)]);
   }
 
   setMetadata(kind, key, value) {
@@ -113,7 +155,7 @@ class ApiCall {
     }
     const call = kind === "app" ? "api.user.setAppMetadata" : "api.user.setUserMetadata";
     requireString(key, call + ": key");
-    this.add([kind === "app" ? "user.setAppMetadata" : "user.setUserMetadata", key, recordValue(value, call)]);
+    this.add([kind === "app" ? "user.setAppMetadata" : "user.setUserMetadata", key, recordValue(this.exec, value, call)]);
   }
 
   cacheRecords() {
@@ -145,7 +187,7 @@ function scopeArg(scope, call) {
 }
 
 function factor(value, allowed, call) {
-  const selector = recordValue(value, call); // validate the copy: a getter cannot change it afterwards
+  const selector = recordValue(null, value, call); // validate the copy: a getter cannot change it afterwards
   if (selector === null || typeof selector !== "object" || typeof selector.type !== "string") {
     throw new TypeErrorCtor(call + ": a factor must be an object like { type: 'otp' }");
   }
@@ -214,7 +256,7 @@ class MultifactorApi {
     if (ArrayPrototypeIndexOf(MFA_PROVIDERS, provider) === -1) {
       throw new TypeErrorCtor("api.multifactor.enable: unknown provider '" + provider + "'; expected one of " + ArrayPrototypeJoin(MFA_PROVIDERS, ", "));
     }
-    const opts = options === undefined || options === null ? {} : recordValue(options, "api.multifactor.enable");
+    const opts = options === undefined || options === null ? {} : recordValue(this.#c.exec, options, "api.multifactor.enable");
     const out = { provider };
     if (opts.allowRememberBrowser !== undefined) out.allowRememberBrowser = opts.allowRememberBrowser === true;
     if (opts.providerOptions !== undefined) out.providerOptions = opts.providerOptions;
@@ -261,7 +303,7 @@ class RedirectApi {
     requireString(url, "api.redirect.sendUserTo: url");
     if (parseUrl(url) === null) { const e = new TypeErrorCtor("Invalid URL"); e.code = "ERR_INVALID_URL"; e.input = url; throw e; }
     const query = options !== null && typeof options === "object" && options.query !== undefined && options.query !== null
-      ? recordValue(options.query, "api.redirect.sendUserTo") : {};
+      ? recordValue(c.exec, options.query, "api.redirect.sendUserTo") : {};
     const flat = {};
     const keys = ObjectKeys(query);
     for (let i = 0; i < keys.length; i++) setOwn(flat, keys[i], StringCtor(query[keys[i]]));
@@ -275,7 +317,7 @@ class RedirectApi {
     if (options === null || typeof options !== "object") throw new TypeErrorCtor("api.redirect.encodeToken: options must be an object");
     requireString(options.secret, "api.redirect.encodeToken: secret");
     if (options.secret === "") throw new TypeErrorCtor("api.redirect.encodeToken: secret must not be empty");
-    const payload = options.payload === undefined ? {} : recordValue(options.payload, "api.redirect.encodeToken");
+    const payload = options.payload === undefined ? {} : recordValue(null, options.payload, "api.redirect.encodeToken");
     if (!isPlainObject(payload)) throw new TypeErrorCtor("api.redirect.encodeToken: payload must be an object");
     const ttl = options.expiresInSeconds === undefined ? 900 : NumberCtor(options.expiresInSeconds);
     if (!NumberIsFinite(ttl) || ttl <= 0) throw new TypeErrorCtor("api.redirect.encodeToken: expiresInSeconds must be a positive number");
@@ -446,7 +488,7 @@ class PromptApi {
     if (c.redirected) throw new ErrorCtor("Redirect and render commands cannot be used in the same action.");
     if (c.rendered) throw new ErrorCtor("Only 1 render command per action is allowed.");
     requireString(promptId, "api.prompt.render: promptId");
-    const opts = options === undefined || options === null ? {} : recordValue(options, "api.prompt.render");
+    const opts = options === undefined || options === null ? {} : recordValue(c.exec, options, "api.prompt.render");
     if (!isPlainObject(opts)) throw new TypeErrorCtor("api.prompt.render: options must be an object like { fields, vars }");
     c.add(["prompt.render", promptId, opts]);
     c.rendered = true;
@@ -497,7 +539,7 @@ const SAML_MAX_BYTES = 10 * 1024;
 
 function samlConfigValue(method, key, live) {
   const call = "api.samlResponse." + method;
-  let value = live === undefined ? undefined : recordValue(live, call); // validate the copy
+  let value = live === undefined ? undefined : recordValue(null, live, call); // validate the copy (small: SAML values are bounded)
   if (method === "setNameIdentifierFormat" && value === undefined) value = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified";
   if (ArrayPrototypeIndexOf(SAML_BOOLEAN, key) !== -1) {
     if (typeof value !== "boolean") throw new TypeErrorCtor(call + ": expected a boolean");
@@ -534,14 +576,14 @@ class SamlResponseApi {
   setAttribute(name, value) {
     const c = this.#c;
     requireString(name, "api.samlResponse.setAttribute: attribute");
-    const v = value === undefined ? null : recordValue(value, "api.samlResponse.setAttribute");
+    const v = value === undefined ? null : recordValue(null, value, "api.samlResponse.setAttribute");
     let valid = v === null || samlScalar(v);
     if (!valid && ArrayIsArray(v)) {
       valid = true;
       for (let i = 0; i < v.length; i++) if (!samlScalar(v[i])) valid = false;
     }
     if (!valid) throw new TypeErrorCtor("api.samlResponse.setAttribute: value must be a string, number, boolean, an array of those, or null");
-    const copy = recordValue(v, "api.samlResponse.setAttribute");
+    const copy = recordValue(null, v, "api.samlResponse.setAttribute");
     if (c.samlAttributes === null) c.samlAttributes = ObjectCreate(null);
     const before = c.samlAttributes[name];
     setOwn(c.samlAttributes, name, copy);
@@ -569,8 +611,25 @@ class SamlResponseApi {
 
 // The namespace classes' prototypes are shared by every action and execution of the isolate:
 // frozen, so an action cannot rewrite what later actions record (e.g. wrap setCustomClaim).
+// Each method is an accessor whose setter throws, so an assignment fails loudly even in
+// sloppy-mode action code (a frozen data property would ignore it silently).
+function lockMethods(proto) {
+  const keys = ReflectOwnKeys(proto);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
+    const d = ReflectGetOwnPropertyDescriptor(proto, key);
+    if (key === "constructor" || typeof d.value !== "function") continue;
+    const method = d.value;
+    ObjectDefineProperty(proto, key, {
+      get() { return method; },
+      set(_) { throw new TypeErrorCtor("api." + StringCtor(key) + " cannot be replaced: the api's methods are shared with the runtime"); },
+      enumerable: d.enumerable, configurable: false,
+    });
+  }
+  ObjectFreeze(proto);
+}
 for (const Api of [AccessApi, AccessTokenApi, IdTokenApi, UserApi, MultifactorApi, AuthenticationApi, RedirectApi,
   TransactionApi, CacheApi, SessionApi, RefreshTokenApi, SamlResponseApi, PromptApi, RulesApi, ApiCall]) {
-  ObjectFreeze(Api.prototype);
+  lockMethods(Api.prototype);
   ObjectFreeze(Api);
 }

@@ -60,9 +60,19 @@ function actionEvent(eventText, state, action) {
   return event;
 }
 
+// An error's text is the action's to choose: kept to a size the host and the logs can carry.
+const ERROR_MESSAGE_MAX = 8 * 1024;
+const ERROR_STACK_MAX = 16 * 1024;
+
+function clip(text, max) {
+  if (text.length <= max) return text;
+  return StringPrototypeSlice(text, 0, max) + "... [" + (text.length - max) + " more characters]";
+}
+
 function describeError(err, action) {
-  const message = errorMessage(err);
-  const stack = fileStack(errorStack(err), action.name);
+  const message = clip(errorMessage(err), ERROR_MESSAGE_MAX);
+  const raw = errorStack(err);
+  const stack = raw === undefined ? undefined : fileStack(clip(raw, ERROR_STACK_MAX), action.name);
   const out = { message };
   if (stack !== undefined) out.stack = stack;
   return out;
@@ -114,13 +124,17 @@ async function runPostLogin(exec) {
       }
       await raceAbort(exec, PromiseResolve(ReflectApply(handler, undefined, [event, api])));
       assertIntrinsicsIntact();
-    } catch (err) {
-      // a failing action may have changed built-ins before failing: checked all the same
-      try { assertIntrinsicsIntact(); } catch (tamper) { if (!(err && err.actionhostTimeout)) err = tamper; }
+    } catch (thrown) {
+      // the stack is read first, through the action's Error.prepareStackTrace if it set one
+      let err = thrown;
+      let described = describeError(err, action);
+      // a failing (or timed-out) action may have changed built-ins before failing: checked all
+      // the same, and the change is what gets reported (it is why the isolate is retired)
+      try { assertIntrinsicsIntact(); } catch (tamper) { err = tamper; described = describeError(tamper, action); }
       const timedOut = err !== null && typeof err === "object" && err.actionhostTimeout === true;
       record.status = timedOut ? "timeout" : "error";
       record.commands = [];
-      record.error = describeError(err, action);
+      record.error = described;
       error = { action: action.name, class: timedOut ? "action_timeout" : "action_error", message: record.error.message };
       if (record.error.stack !== undefined) error.stack = record.error.stack;
       status = "failed";
@@ -146,6 +160,7 @@ async function runPostLogin(exec) {
 function assertIntrinsicsIntact() {
   let tampered;
   try {
+    resetErrorKnobs();
     tampered = checkIntrinsics();
   } catch (err) {
     tampered = "a built-in (the check itself was made to throw)";

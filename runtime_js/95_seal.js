@@ -10,8 +10,14 @@ function sealOwnProperties(object, label, only) {
   const keys = only === undefined ? ReflectOwnKeys(object) : only;
   const dataKeys = [], dataValues = [], accessorKeys = [], accessorGetters = [];
   for (let i = 0; i < keys.length; i++) {
-    const d = ReflectGetOwnPropertyDescriptor(object, keys[i]);
+    let d = ReflectGetOwnPropertyDescriptor(object, keys[i]);
     if (d === undefined) continue;
+    // non-configurable (still writable, so no override mistake): an action cannot swap a data
+    // property for an accessor that answers this check with the original value, nor delete it
+    if (d.configurable && !(object === ErrorCtor && keys[i] === "stackTraceLimit")) {
+      ObjectDefineProperty(object, keys[i], { configurable: false });
+      d = ReflectGetOwnPropertyDescriptor(object, keys[i]);
+    }
     if (ObjectPrototypeHasOwnProperty(d, "value")) { ArrayPrototypePush(dataKeys, keys[i]); ArrayPrototypePush(dataValues, d.value); }
     else { ArrayPrototypePush(accessorKeys, keys[i]); ArrayPrototypePush(accessorGetters, d.get); }
   }
@@ -40,11 +46,22 @@ const SEALED_OBJECTS = [
   [JSON, "JSON"], [Promise, "Promise"], [Promise.prototype, "Promise.prototype"], [Array, "Array"],
   [Object, "Object", allKeys(Object)], [Array.prototype, "Array.prototype", allKeys(Array.prototype)],
   [String.prototype, "String.prototype", allKeys(String.prototype)], [Reflect, "Reflect", allKeys(Reflect)],
-  // the runtime's captured RegExp methods still call `this.exec`; Error.prepareStackTrace would
-  // see the runtime's frames; console and crypto are shared by every execution of the isolate
+  // the runtime's captured RegExp methods still call `this.exec`; console and crypto are shared
+  // by every execution of the isolate; Error's knobs are reset before each check (above)
   [RegExp.prototype, "RegExp.prototype"], [Error, "Error"], [globalThis.console, "console"],
 ];
 if (typeof globalThis.crypto === "object") ArrayPrototypePush(SEALED_OBJECTS, [globalThis.crypto, "crypto"], [ObjectGetPrototypeOf(globalThis.crypto), "Crypto.prototype"]);
+
+// Error.prepareStackTrace and Error.stackTraceLimit are Node's knobs for stack traces, which
+// actions and libraries set: allowed while an action runs, put back after it (before the check)
+// so a hook never sees a later action's errors. The runtime is strict code, so a hook's call
+// sites never yield the runtime's functions or receivers. A hook made undeletable stays and is
+// reported by the check as a change to Error.
+const STACK_TRACE_LIMIT = ReflectGetOwnPropertyDescriptor(ErrorCtor, "stackTraceLimit");
+function resetErrorKnobs() {
+  ReflectDeleteProperty(ErrorCtor, "prepareStackTrace");
+  ReflectDefineProperty(ErrorCtor, "stackTraceLimit", STACK_TRACE_LIMIT);
+}
 
 // Returns "Label.key" of the first built-in that changed, or null. Runs after every action, so
 // the comparisons are compiled once into straight-line code with named property loads (a loop

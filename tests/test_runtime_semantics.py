@@ -177,6 +177,59 @@ async def test_console_formats_like_node_and_keeps_logs_per_action(sandbox):
     assert result.actions[1]["logs"] == "second action\n"
 
 
+async def test_console_shows_typed_arrays_like_node(sandbox):
+    result = await run(sandbox, """exports.onExecutePostLogin = async () => {
+        console.log(new Uint8Array([1, 2, 3]), new Float64Array(0));
+        console.log(new Uint8Array(1e6));
+      };""")
+    lines = result.actions[0]["logs"].splitlines()
+    assert lines[0] == "Uint8Array(3) [ 1, 2, 3 ] Float64Array(0) []"
+    assert lines[1] == "Uint8Array(1000000) [ " + ", ".join(["0"] * 100) + ", ... 999900 more items ]"
+
+
+async def test_stack_trace_hooks_work_inside_an_action_and_end_with_it(sandbox):
+    result = await run(
+        sandbox,
+        """exports.onExecutePostLogin = async (event, api) => {
+             Error.stackTraceLimit = 1;
+             Error.prepareStackTrace = (err, frames) => 'hooked:' + frames.map((f) => f.getFunctionName()).join(',');
+             function named() { return new Error('x').stack; }
+             api.idToken.setCustomClaim('stack', named());
+           };""",
+        """exports.onExecutePostLogin = async (event, api) => {
+             api.idToken.setCustomClaim('later', [typeof Error.prepareStackTrace, Error.stackTraceLimit, new Error('y').stack.split('\\n')[0]]);
+           };""",
+    )
+    assert result.status == "completed", result.error
+    assert result.actions[0]["commands"] == [["idToken.setCustomClaim", "stack", "hooked:named"]]
+    assert result.actions[1]["commands"] == [["idToken.setCustomClaim", "later", ["undefined", 10, "Error: y"]]]
+
+
+async def test_api_methods_cannot_be_replaced(sandbox):
+    result = await run(sandbox, """exports.onExecutePostLogin = async (event, api) => {
+        api.idToken.setCustomClaim = () => {};
+      };""")
+    assert result.status == "failed"
+    assert result.error["message"] == "TypeError: api.setCustomClaim cannot be replaced: the api's methods are shared with the runtime"
+
+
+@pytest.mark.parametrize("code, message", [
+    ("let o = 1; for (let i = 0; i < 101; i++) o = [o]; api.user.setAppMetadata('deep', o);",
+     "RangeError: api.user.setAppMetadata: the value is nested deeper than 100 levels"),
+    ("api.access.deny('x'.repeat(2 ** 20));", "RangeError: api.access.deny: this execution's recorded values would exceed"),
+])
+async def test_oversized_or_too_deep_values_fail_the_call(sandbox, code, message):
+    result = await run(sandbox, f"exports.onExecutePostLogin = async (event, api) => {{ {code} }};")
+    assert result.status == "failed"
+    assert result.error["message"].startswith(message), result.error
+
+
+async def test_a_long_error_message_is_truncated_with_a_count(sandbox):
+    result = await run(sandbox, "exports.onExecutePostLogin = async () => { throw new Error('m'.repeat(10000)); };")
+    assert result.error["message"] == "Error: " + "m" * (8192 - 7) + "... [1815 more characters]"
+    assert len(result.error["stack"]) < 16 * 1024 + 64
+
+
 async def test_secrets_are_the_actions_own(sandbox):
     result = await run(
         sandbox,

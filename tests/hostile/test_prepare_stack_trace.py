@@ -242,6 +242,13 @@ HOSTILE_HOOKS = {
     "returns-symbol": "Error.prepareStackTrace = () => Symbol('s');",
     "getter-on-stack": "Error.prepareStackTrace = undefined; Error.captureStackTrace = () => { throw new Error('capture'); };",
 }
+# what each failure must say: the action's own error, unless the hook changed a built-in the
+# runtime shares (Error.captureStackTrace), which is what gets reported then
+OWN_FAILURE = "TypeError: the action's own failure"
+EXPECTED_MESSAGE = {name: OWN_FAILURE for name in HOSTILE_HOOKS} | {
+    "getter-on-stack": "Error: Action modified the built-in Error.captureStackTrace, which actions share with the runtime; "
+                       "the change was discarded",
+}
 
 
 async def test_a_hostile_hook_cannot_break_the_error_report(sandbox):
@@ -264,7 +271,7 @@ async def test_a_hostile_hook_cannot_break_the_error_report(sandbox):
         assert result.status == "failed", (name, result.data)
         assert result.error_class == "action_error", (name, result.data)
         assert result.error["action"] == "hostile", (name, result.error)
-        assert result.error["message"] == "TypeError: the action's own failure", (name, result.error)
+        assert result.error["message"] == EXPECTED_MESSAGE[name], (name, result.error)
         assert result.actions[0]["commands"] == []
     assert_healthy(sandbox, out)
     for flow in flows.values():

@@ -90,13 +90,14 @@ BYPASSES = [
     ("tamper-then-throw", "Array.prototype.includes = () => true; throw new Error('leaving early');", "Array.prototype.includes"),
     ("pollute-then-throw", "Object.prototype.isAdmin = true; throw new Error('leaving early');", "Object.prototype.isAdmin"),
     ("tamper-then-time-out", "Array.prototype.includes = () => true; await new Promise(() => {});", "Array.prototype.includes"),
-    # a data property turned into an accessor that answers the checker with the original value
+    # a data property turned into an accessor that answers the checker with the original value:
+    # refused outright (the shared built-ins' properties are non-configurable)
     ("accessor-lies-to-the-check", """
       const original = Array.prototype.includes;
       const bent = function includes() { return true; };
       Object.defineProperty(Array.prototype, "includes", { configurable: true, enumerable: false,
         get() { return /checkIntrinsics|compileCheck/.test(new Error().stack) ? original : bent; }, set(v) {} });
-    """, "Array.prototype.includes"),
+    """, "Cannot redefine property: includes"),
 ]
 
 # shared objects outside the seal: the victim_action's console, the runtime's own regular
