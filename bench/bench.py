@@ -119,19 +119,46 @@ class ActionhostServer:
             refs.append({"ref": {"type": "action_name", "value": path.stem}})
         self.call("PATCH", "/api/v2/actions/triggers/post-login/bindings", {"bindings": refs})
 
-    def cold_start(self) -> tuple[float, float]:
-        """(deploy ms, first execution after it ms) for a new version of the first action."""
+    def cold_start(self, times: int = 5) -> tuple[float, float, float]:
+        """Medians of (deploy ms, first execution after it ms, one warm execution ms) for new
+        versions of the first action, over one kept-alive connection (as a login server holds
+        one to actionhost), so a new connection per call is not part of the figure."""
+        import http.client
+
         action = self.call("GET", "/api/v2/actions/actions?actionName=01_expensive_task_once")["actions"][0]
-        code = action["code"] + f"\n// {uuid.uuid4()}\n"
-        self.call("PATCH", f"/api/v2/actions/actions/{action['id']}", {"code": code})
-        started = time.perf_counter()
-        self.call("POST", f"/api/v2/actions/actions/{action['id']}/deploy")
-        deployed = time.perf_counter()
-        event = orjson.loads(TEMPLATE.read_text().replace("USERID", "1"))
-        result = self.call("POST", "/triggers/post-login/execute", event)
-        done = time.perf_counter()
-        assert result["status"] == "allowed", result
-        return (deployed - started) * 1000, (done - deployed) * 1000
+        event = TEMPLATE.read_text().replace("USERID", "1").encode()
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        connection.connect()
+        connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+
+        def send(method: str, path: str, body: bytes | None) -> Any:
+            connection.request(method, path, body=body, headers=headers)
+            response = connection.getresponse()
+            raw = response.read()
+            assert response.status < 300, raw
+            return orjson.loads(raw)
+
+        deploys, firsts, warms = [], [], []
+        try:
+            for _ in range(times):
+                code = action["code"] + f"\n// {uuid.uuid4()}\n"
+                send("PATCH", f"/api/v2/actions/actions/{action['id']}", orjson.dumps({"code": code}))
+                started = time.perf_counter()
+                send("POST", f"/api/v2/actions/actions/{action['id']}/deploy", None)
+                deployed = time.perf_counter()
+                result = send("POST", "/triggers/post-login/execute", event)
+                done = time.perf_counter()
+                assert result["status"] == "allowed", result
+                send("POST", "/triggers/post-login/execute", event)
+                warm_done = time.perf_counter()
+                deploys.append((deployed - started) * 1000)
+                firsts.append((done - deployed) * 1000)
+                warms.append((warm_done - done) * 1000)
+                time.sleep(0.2)
+        finally:
+            connection.close()
+        return median(deploys), median(firsts), median(warms)
 
     def rss(self) -> int:
         total = 0
@@ -283,9 +310,10 @@ def main() -> None:
                     lone = wrk(server.port, args.seconds / 2, 1, threads=1)
                     add("ah_lone_p50", lone["p50"])
                     add("ah_lone_p99", lone["p99"])
-                    deploy_ms, first_ms = server.cold_start()
+                    deploy_ms, first_ms, warm_ms = server.cold_start()
                     add("cold_deploy_ms", deploy_ms)
                     add("cold_first_ms", first_ms)
+                    add("cold_warm_ms", warm_ms)
                     add("ah_total_rss_mb", server.rss() / 2**20)
             finally:
                 server.stop()
@@ -325,8 +353,9 @@ def main() -> None:
     rows.append(("driver two-hop floor (one trigger at a time into an isolate)",
                  f"p50 {m['floor_lone_p50']:.3f} ms  p99 {m['floor_lone_p99']:.3f} ms  "
                  f"(lone HTTP p50 / floor p50 = {m['ah_lone_p50'] / m['floor_lone_p50']:.1f}x)"))
-    rows.append(("cold start: deploy a new version / first execution after it",
-                 f"{m['cold_deploy_ms']:.1f} ms / {m['cold_first_ms']:.1f} ms"))
+    rows.append(("cold start: deploy a new version / first execution after it / total (kept-alive client)",
+                 f"{m['cold_deploy_ms']:.1f} ms / {m['cold_first_ms']:.1f} ms / {m['cold_deploy_ms'] + m['cold_first_ms']:.1f} ms"
+                 f"  (a warm execution over the same client: {m['cold_warm_ms']:.1f} ms)"))
     rows.append(("RSS per warm isolate (100 tenants' flows, one executor)",
                  f"{m['rss_per_isolate_mb']:.2f} MiB  (executor total {m['rss_executor_mb']:.0f} MiB; "
                  f"whole server after the run {m['ah_total_rss_mb']:.0f} MiB)"))

@@ -89,6 +89,10 @@ class Sandbox:
         """Syntax errors of module `code` as [{id, msg, url}] ([] when it compiles)."""
         return await self.supervisor.compile(code)
 
+    def prepare(self, tenant: str, flow: Flow) -> None:
+        """Start the flow's isolate ahead of its first execution (after a deploy)."""
+        self.supervisor.prepare(tenant, flow.key, flow.definition())
+
     def forget(self, tenant: str, flow: Flow | str) -> None:
         """Drop a flow's isolates everywhere (after a deploy or a binding change)."""
         self.supervisor.drop_flow(tenant, flow.key if isinstance(flow, Flow) else flow)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import socket
 import sys
@@ -46,6 +47,8 @@ class Executor:
             self._run(*message[1:])
         elif op == "ping":
             self._frames.send(["pong", message[1], self.stats()])
+        elif op == "prepare":
+            self._prepare((message[1], message[2]), message[3])
         elif op == "drop":
             self._drop((message[1], message[2]))
         elif op == "compile":
@@ -62,14 +65,28 @@ class Executor:
              definition: dict[str, Any] | None) -> None:
         key = (tenant, flow_key)
         if definition is not None:
-            self._flows[key] = definition
-            while len(self._flows) > self._max_flows:
-                self._flows.popitem(last=False)
+            self._remember(key, definition)
         install = self._flows.get(key)
         if install is None:
             self._frames.send(["need_flow", job_id])
             return
         self._flows.move_to_end(key)
+        future = self._isolate(key, install).submit(job_id, kind, payload.encode("utf-8"), budget)
+        future.add_done_callback(lambda f: self._finished(job_id, f))
+
+    def _prepare(self, key: tuple[str, str], definition: dict[str, Any]) -> None:
+        """A flow just deployed: start its isolate before its first job arrives."""
+        self._remember(key, definition)
+        if key not in self._isolates:
+            self._loop.create_task(_start_quietly(self._isolate(key, definition)))
+
+    def _remember(self, key: tuple[str, str], definition: dict[str, Any]) -> None:
+        self._flows[key] = definition
+        self._flows.move_to_end(key)
+        while len(self._flows) > self._max_flows:
+            self._flows.popitem(last=False)
+
+    def _isolate(self, key: tuple[str, str], install: dict[str, Any]) -> FlowIsolate:
         isolate = self._isolates.get(key)
         if isolate is None:
             isolate = FlowIsolate(self._loop, self._runtime, install, self._limits, spares=self._spares)
@@ -77,8 +94,7 @@ class Executor:
             self._evict()
         else:
             self._isolates.move_to_end(key)
-        future = isolate.submit(job_id, kind, payload.encode("utf-8"), budget)
-        future.add_done_callback(lambda f: self._finished(job_id, f))
+        return isolate
 
     async def _compile(self, job_id: int, code: str) -> None:
         try:
@@ -120,6 +136,12 @@ class Executor:
         for isolate in self._isolates.values():
             await isolate.close()
         self._isolates.clear()
+
+
+async def _start_quietly(isolate: FlowIsolate) -> None:
+    # a failure here is met again, and reported, by the flow's first job
+    with contextlib.suppress(Exception):
+        await isolate.start()
 
 
 async def _close_when_idle(isolate: FlowIsolate) -> None:

@@ -258,6 +258,17 @@ class Supervisor:
             self.quarantine.strike(tenant, flow_key, destroyed)
         return result
 
+    def prepare(self, tenant: str, flow_key: str, definition: dict[str, Any]) -> None:
+        """Have the flow's executor start its isolate now (a spare takes the flow's install), so
+        the first execution after a deploy does not wait for it. Fire and forget."""
+        if self.quarantine.reason(tenant, flow_key) is not None:
+            return
+        handle = self.executor_for(tenant, flow_key)
+        if handle.frames is None:
+            return
+        handle.known_flows.add((tenant, flow_key))
+        handle.frames.send(["prepare", tenant, flow_key, definition])
+
     def _unanswered(self, handle: ExecutorHandle, job_id: int) -> None:
         entry = handle.pending.pop(job_id, None)
         if entry is not None and not entry[0].done():

@@ -193,3 +193,28 @@ async def test_executor_that_stops_answering_is_killed_and_replaced(sandbox):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(victim_pid, signal.SIGKILL)
                 os.kill(victim_pid, signal.SIGCONT)
+
+
+async def _isolates_on(handle, settle: float = 0.0) -> int:
+    """The executor's isolate count from its latest pong (pings go out every watch interval)."""
+    seq = handle.ping_seq
+    deadline = time.monotonic() + 5.0
+    while handle.ping_seq < seq + 2 and time.monotonic() < deadline:  # a pong sent after now
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(settle)
+    return handle.stats["isolates"]
+
+
+async def test_a_prepared_flow_has_its_isolate_started_before_its_first_execution(sandbox):
+    """After a deploy the server prepares the new flow: its executor starts the isolate (a spare
+    takes the flow's install) before any execution asks for it, and the first execution uses it."""
+    flow = make_flow(SLOW)
+    tenant = "t-prepare"
+    handle = sandbox.supervisor.executor_for(tenant, flow.key)
+    before = await _isolates_on(handle)
+    sandbox.prepare(tenant, flow)
+    assert await _isolates_on(handle, settle=0.2) == before + 1
+    result = await sandbox.run(tenant, flow, payload(workload_event()), budget=5.0)
+    assert result.status == "completed", result.error
+    assert result.actions[0]["commands"] == [DONE]
+    assert await _isolates_on(handle) == before + 1  # the prepared isolate ran it: no second one

@@ -412,6 +412,21 @@ async def test_bindings_replace_order_and_ids(backend: Backend) -> None:
     assert len(await repo.bindings(TENANT, "credentials-exchange")) == 1
 
 
+async def test_deployed_flow_is_the_bound_deployed_versions_in_order(backend: Backend) -> None:
+    repo = backend.repo
+    x = await deployed_action(backend, name="x")
+    y = await deployed_action(backend, name="y")
+    await repo.replace_bindings(TENANT, "post-login", [(y["id"], "Y"), (x["id"], "X")])
+    flow = await repo.deployed_flow(TENANT, "post-login")
+    y_now, x_now = await repo.get_action(TENANT, y["id"]), await repo.get_action(TENANT, x["id"])
+    assert [(f["action_id"], f["name"], f["version_id"]) for f in flow] == [
+        (y["id"], "y", y_now["deployed_version_id"]), (x["id"], "x", x_now["deployed_version_id"])]
+    version = await repo.get_version(TENANT, y["id"], y_now["deployed_version_id"])
+    assert flow[0]["code"] == version["code"] and flow[0]["secrets"] == version["secrets"]
+    assert await repo.deployed_flow(OTHER, "post-login") == []
+    assert await repo.deployed_flow(TENANT, "credentials-exchange") == []
+
+
 async def test_delete_action_with_and_without_force(backend: Backend) -> None:
     repo = backend.repo
     bound = await deployed_action(backend, name="bound")

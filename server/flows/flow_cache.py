@@ -28,6 +28,7 @@ class FlowCache:
         self.max_age = max_age
         self._flows: dict[tuple[str, str], tuple[Flow, float]] = {}
         self._generation: dict[tuple[str, str], int] = {}
+        self._preparing: set[asyncio.Task[None]] = set()
 
     async def flow(self, tenant: str, trigger_id: str) -> Flow:
         key = (tenant, trigger_id)
@@ -50,16 +51,12 @@ class FlowCache:
         assert known is not None
         actions = []
         versions = []
-        for binding in await self._repo.bindings(tenant, trigger_id):
-            action = binding["action"]
-            version = await self._repo.get_version(tenant, action["id"], action["deployed_version_id"])
-            if version is None:
-                continue
-            versions.append(version["id"])
+        for bound in await self._repo.deployed_flow(tenant, trigger_id):
+            versions.append(bound["version_id"])
             actions.append({
-                "name": action["name"],
-                "code": version["code"],
-                "secrets": self._open_secrets(tenant, action["id"], version["secrets"]),
+                "name": bound["name"],
+                "code": bound["code"],
+                "secrets": self._open_secrets(tenant, bound["action_id"], bound["secrets"]),
             })
         digest = hashlib.sha256("\0".join(versions).encode()).hexdigest()[:24]
         return Flow(f"{trigger_id}:{digest}", known.job_kind, {"actions": actions})
@@ -76,3 +73,16 @@ class FlowCache:
         old = self._flows.pop(key, None)
         if old is not None:
             self._sandbox.forget(tenant, old[0])
+        # rebuild the flow and start its isolate now, while the deploy's answer travels, so
+        # the first login after a deploy does not pay for either
+        task = asyncio.get_running_loop().create_task(self._prepare(tenant, trigger_id))
+        self._preparing.add(task)
+        task.add_done_callback(self._preparing.discard)
+
+    async def _prepare(self, tenant: str, trigger_id: str) -> None:
+        try:
+            flow = await self.flow(tenant, trigger_id)
+        except Exception:  # noqa: BLE001 - the first execution rebuilds it and reports the problem
+            return
+        if flow.install["actions"]:
+            self._sandbox.prepare(tenant, flow)

@@ -23,6 +23,14 @@ def _action(record: asyncpg.Record | None) -> dict[str, Any] | None:
     return row(record)
 
 
+# bindings -> actions -> deployed versions of one (tenant, trigger), in binding order
+FLOW_QUERY = (
+    "SELECT a.id AS action_id, a.name, v.id AS version_id, v.code, v.secrets FROM bindings b"
+    " JOIN actions a ON a.tenant_id = b.tenant_id AND a.id = b.action_id"
+    " JOIN action_versions v ON v.tenant_id = a.tenant_id AND v.action_id = a.id AND v.id = a.deployed_version_id"
+    " WHERE b.tenant_id = $1 AND b.trigger_id = $2 ORDER BY b.position")
+
+
 def _bindings_lock_key(tenant: str, trigger_id: str) -> str:
     # \x1f (unit separator) between the parts: ("a", "bc") and ("ab", "c") lock different keys
     return f"actionhost.bindings\x1f{tenant}\x1f{trigger_id}"
@@ -180,6 +188,11 @@ class PostgresRepository:
             binding["action"] = d
             out.append(binding)
         return out
+
+    async def deployed_flow(self, tenant: str, trigger_id: str) -> list[dict[str, Any]]:
+        """What the trigger runs, in one read: per binding in order, the action's name and id and
+        its deployed version's id, code and (sealed) secrets."""
+        return [dict(r) for r in await self._store.fetch(FLOW_QUERY, tenant, trigger_id)]
 
     async def replace_bindings(self, tenant: str, trigger_id: str, wanted: list[tuple[str, str]]) -> None:
         """Make the trigger's bindings exactly `wanted` [(action_id, display_name)] in order,

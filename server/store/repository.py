@@ -16,6 +16,14 @@ from .sqlite import SqliteStore, dumps, loads
 _ACTION_JSON = ("supported_triggers", "dependencies", "secrets", "errors")
 
 
+# bindings -> actions -> deployed versions of one (tenant, trigger), in binding order
+FLOW_QUERY = (
+    "SELECT a.id AS action_id, a.name, v.id AS version_id, v.code, v.secrets FROM bindings b"
+    " JOIN actions a ON a.tenant_id = b.tenant_id AND a.id = b.action_id"
+    " JOIN action_versions v ON v.tenant_id = a.tenant_id AND v.action_id = a.id AND v.id = a.deployed_version_id"
+    " WHERE b.tenant_id = ? AND b.trigger_id = ? ORDER BY b.position")
+
+
 def _action(row: sqlite3.Row | None) -> dict[str, Any] | None:
     if row is None:
         return None
@@ -191,6 +199,12 @@ class Repository:
                 out.append(binding)
             return out
         return await self._store.read(op)
+
+    async def deployed_flow(self, tenant: str, trigger_id: str) -> list[dict[str, Any]]:
+        """What the trigger runs, in one read: per binding in order, the action's name and id and
+        its deployed version's id, code and (sealed) secrets."""
+        rows = await self._store.read(lambda conn: conn.execute(FLOW_QUERY, (tenant, trigger_id)).fetchall())
+        return [{**dict(r), "secrets": loads(r["secrets"])} for r in rows]
 
     async def replace_bindings(self, tenant: str, trigger_id: str, wanted: list[tuple[str, str]]) -> None:
         """Make the trigger's bindings exactly `wanted` [(action_id, display_name)] in order,
