@@ -97,8 +97,15 @@ function finishJob(exec, result) {
   clearTimersOf(exec);
   ArrayPrototypePush(host.done, [exec.id, result]);
   if (active === exec) { active = null; markProgress(-1, -1); }
-  notifyHost();
-  if (host.queue.length > 0) afterMicrotasks(startNextJob);
+  // the host hears once the queue has run dry (or a job waits on a timer or I/O, which tell it
+  // themselves): a batch of jobs costs one more step, not one per job
+  if (host.queue.length > 0) afterMicrotasks(startQueuedJob);
+  else notifyHost();
+}
+
+function startQueuedJob() {
+  startNextJob();
+  if (active === null) notifyHost(); // nothing started (a retiring isolate requeues): tell the host
 }
 
 // The next job starts in a new task of the isolate's loop, i.e. after the microtask queue has
