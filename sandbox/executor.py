@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import os
 import socket
 import sys
@@ -154,6 +155,8 @@ async def serve(sock: socket.socket, limits: Limits, max_isolates: int, max_flow
     reader, writer = await asyncio.open_unix_connection(sock=sock)
     frames = FrameWriter(writer)
     executor = Executor(frames, limits, max_isolates, max_flows)
+    gc.collect()
+    gc.freeze()  # startup objects stay for good: full collections need not walk them
     frames.send(["ready", os.getpid()])
     try:
         while True:

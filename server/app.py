@@ -181,7 +181,8 @@ def build_app(settings: Settings, sandbox_settings: SupervisorSettings | None = 
             shared = await stack.enter_async_context(open_shared_state(settings, flows))
             remote: RemoteProfiles | None = None
             if settings.profile_store:
-                remote = RemoteProfiles(settings.profile_store, settings.profile_store_token or "")
+                remote = RemoteProfiles(settings.profile_store, settings.profile_store_token or "",
+                                        timeout=settings.profile_store_timeout)
                 await remote.open()
                 stack.push_async_callback(remote.close)
             writer = ProfileWriter(remote or backend.profiles, shared.limiter)

@@ -32,6 +32,7 @@ class Settings:
     redis_url: str | None = None  # redis://...: shared rate limit, api.cache, invalidations
     profile_store: str | None = None  # base URL of a Management-API user service; None: SQLite
     profile_store_token: str | None = None
+    profile_store_timeout: float = 5.0  # seconds per request to the profile store (within the budget)
     tls_cert: Path | None = None  # both set: serve HTTPS (TLS 1.2+)
     tls_key: Path | None = None
 
@@ -65,6 +66,8 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
          "several nodes (redis://...); without it, in this process")
     flag("profile-store", str, None, "base URL of a Management API (Auth0, another actionhost) that keeps the user "
          "profiles; its token comes from ACTIONHOST_PROFILE_STORE_TOKEN")
+    flag("profile-store-timeout", float, d.profile_store_timeout, "seconds one request to --profile-store may take "
+         "(a retry after it still has to fit the execution budget)")
     flag("tls-cert", Path, None, "PEM certificate chain: with --tls-key, serve HTTPS (TLS 1.2+)")
     flag("tls-key", Path, None, "PEM private key of --tls-cert")
 
@@ -87,6 +90,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         redis_url=args.redis_url or None,
         profile_store=args.profile_store or None,
         profile_store_token=os.environ.get("ACTIONHOST_PROFILE_STORE_TOKEN") or None,
+        profile_store_timeout=args.profile_store_timeout,
         tls_cert=args.tls_cert or None,
         tls_key=args.tls_key or None,
     )

@@ -443,6 +443,23 @@ async def test_one_hang_is_retried_after_the_request_timeout(make_server, store)
         assert len(store.applied) == 1
 
 
+async def test_the_request_timeout_is_configurable(make_server, store):
+    """--profile-store-timeout 1.5: the hung request is given up after 1.5 s and retried."""
+    budget = 8
+    server = make_server(*remote(store, budget, "--profile-store-timeout", "1.5"))
+    seeded_user(store, "auth0|112")
+    async with api_client(server) as client:
+        await deploy(client, SET_KEY)
+        store.script["PATCH"] = ["hang"]
+        result, elapsed = await execute(client, event_for("112", "a"))
+        assert result["status"] == "allowed", result
+        attempts = store.patch_attempts()
+        assert len(attempts) == 2
+        assert 1.2 < attempts[1] - attempts[0] < 2.8, attempts
+        assert elapsed < 4.5, elapsed
+        assert len(store.applied) == 1
+
+
 async def test_a_store_that_is_down_fails_promptly_and_clearly(make_server):
     budget = 5
     server = make_server("--profile-store", f"http://127.0.0.1:{free_port()}", "--execution-budget", str(budget))
