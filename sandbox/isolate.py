@@ -153,10 +153,18 @@ class FlowIsolate:
         await self._destroy()
 
     async def _destroy(self) -> None:
+        await self._detach()
+
+    def _detach(self) -> asyncio.Future[None]:
+        """Take the isolate out of service at once and close it in a worker thread (the close
+        waits for V8 code that cannot be interrupted to return). The future tells when it is gone."""
         isolate, self._isolate, self._input = self._isolate, None, None
         self._starting = None
-        if isolate is not None:
-            await self._loop.run_in_executor(None, isolate.close)
+        if isolate is None:
+            done: asyncio.Future[None] = self._loop.create_future()
+            done.set_result(None)
+            return done
+        return self._loop.run_in_executor(None, isolate.close)
 
     @property
     def pending(self) -> int:
@@ -344,7 +352,9 @@ class FlowIsolate:
         inside, self._inside = self._inside, {}
         self._cancels.clear()
         self._io_replies.clear()
-        await self._destroy()
+        # the jobs are answered before the close completes: an isolate stuck in native code
+        # (a walk V8 does not interrupt) may take seconds to close, its jobs' answers must not
+        closing = self._detach()
         now = self._loop.time()
         again: list[Job] = []
         for job in inside.values():
@@ -365,6 +375,7 @@ class FlowIsolate:
         self._queued[:0] = again
         if self._queued:
             self._kick()
+        await closing
 
 
 WARM_UP = RUNTIME_DIR / "warmup.json"
