@@ -2,11 +2,14 @@
 // step function takes everything the host queued (jobs, I/O replies, cancellations) from the
 // shared input buffer and returns, as one JSON string, every finished job, every I/O request
 // and the delay until the next timer. Jobs run one at a time, in arrival order, so logs and
-// timers always belong to the execution that is running.
+// timers always belong to the execution that is running. Work that finishes after the step
+// returned (in its microtasks) reaches the host with the wake: the same JSON, left in the
+// shared outbox, so an async flow costs one step instead of two.
 
 const host = {
   wake: globalThis.__actionhost_wake,
   inbuf: globalThis.__actionhost_inbuf,
+  outbuf: globalThis.__actionhost_outbuf,
   token: null,
   inStep: false,
   notified: false,
@@ -19,9 +22,11 @@ const host = {
   jobKinds: new SafeMap(),
   ioWaiters: new SafeMap(),
   ioSeq: 0,
+  outSeq: 0,
 };
 delete globalThis.__actionhost_wake;
 delete globalThis.__actionhost_inbuf;
+delete globalThis.__actionhost_outbuf;
 // Shared buffer layout: [0] Int32 input length (UTF-16 units), [1] Int32 "more chunks follow";
 // bytes 8..16 Float64 id of the running job, bytes 16..20 Int32 index of its running action
 // (-1: none) -- written here, read by the host when it has to destroy a stuck isolate, so the
@@ -31,6 +36,11 @@ const progressJob = new Float64ArrayCtor(host.inbuf, 8, 1);
 const progressAction = new Int32ArrayCtor(host.inbuf, 16, 1);
 const inText = new Uint16ArrayCtor(host.inbuf, 24);
 function markProgress(jobId, actionIndex) { progressJob[0] = jobId; progressAction[0] = actionIndex; }
+// Outbox layout (sandbox/driver.py): [0] Int32 length of the text (UTF-16 units; the host
+// zeroes it when it has taken the text), [1] Int32 1 once the host takes texts with the wake,
+// the text from byte 8.
+const outHeader = new Int32ArrayCtor(host.outbuf, 0, 2);
+const outText = new Uint16ArrayCtor(host.outbuf, 8);
 
 let active = null; // the execution running now
 function activeExecution() { return active; }
@@ -58,6 +68,16 @@ function runAs(owner, fn, args) {
 
 function notifyHost() {
   if (host.inStep || host.notified) return;
+  if (outHeader[1] === 1 && outHeader[0] === 0) {
+    const text = takeOutput(null, outText.length);
+    if (text !== null) {
+      for (let i = 0; i < text.length; i++) outText[i] = StringPrototypeCharCodeAt(text, i);
+      outHeader[0] = text.length;
+      host.wake(); // the host copies the text out before this returns
+      return;
+    }
+  }
+  // too much to carry (or a host that does not take texts): the host collects it with a step
   host.notified = true;
   host.wake();
 }
@@ -95,7 +115,7 @@ function finishJob(exec, result) {
   if (exec.finished) return;
   exec.finished = true;
   clearTimersOf(exec);
-  ArrayPrototypePush(host.done, [exec.id, result]);
+  ArrayPrototypePush(host.done, doneText(exec.id, result));
   if (active === exec) { active = null; markProgress(-1, -1); }
   // the host hears once the queue has run dry (or a job waits on a timer or I/O, which tell it
   // themselves): a batch of jobs costs one more step, not one per job
@@ -194,7 +214,7 @@ function cancelJob(id, reason) {
   for (let i = 0; i < host.queue.length; i++) {
     if (host.queue[i].id === id) {
       ArrayPrototypeSplice(host.queue, i, 1);
-      ArrayPrototypePush(host.done, [id, { status: "failed", error: { class: "action_timeout", message: reason } }]);
+      ArrayPrototypePush(host.done, doneText(id, { status: "failed", error: { class: "action_timeout", message: reason } }));
       return;
     }
   }
@@ -219,22 +239,34 @@ function step(token) {
   } finally {
     host.inStep = false;
   }
-  const rest = { io: host.io, timer: nextTimerDelay() };
+  return takeOutput(failure, Infinity);
+}
+
+// Everything the host has not heard yet, as one JSON text, if it is at most `room` characters
+// (else null, and nothing is taken): finished jobs (each already serialised, see doneText),
+// I/O requests, requeued jobs, the retire reason, the delay until the next timer. `seq` orders
+// the outputs: a step's reply and a wake's text can reach the host's loop in either order, and
+// only the latest one's timer stands.
+function takeOutput(failure, room) {
+  const rest = { io: host.io, timer: nextTimerDelay(), seq: host.outSeq + 1 };
   if (failure !== null) rest.failure = failure;
   if (host.requeue.length > 0) rest.requeue = host.requeue;
   if (host.retire !== "") rest.retire = host.retire;
-  const done = [];
-  for (let i = 0; i < host.done.length; i++) ArrayPrototypePush(done, doneText(host.done[i][0], host.done[i][1]));
-  host.done = [];
-  host.io = [];
-  host.requeue = [];
   let restText;
   try {
     restText = JSONStringify(rest);
   } catch (err) {
     restText = JSONStringify({ io: [], timer: -1, failure: "step output not serialisable: " + errorMessage(err) });
   }
-  return "{\"done\":[" + ArrayPrototypeJoin(done, ",") + "]," + StringPrototypeSlice(restText, 1);
+  let size = restText.length + 10;
+  for (let i = 0; i < host.done.length && size <= room; i++) size += host.done[i].length + 1;
+  if (size > room) return null;
+  const text = "{\"done\":[" + ArrayPrototypeJoin(host.done, ",") + "]," + StringPrototypeSlice(restText, 1);
+  host.outSeq++;
+  host.done = [];
+  host.io = [];
+  host.requeue = [];
+  return text;
 }
 
 // Each finished job is serialised on its own, so one result the host cannot take (not JSON,

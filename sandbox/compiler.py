@@ -32,7 +32,7 @@ class Compiler:
         async with self._lock:
             if self._isolate is None or self._uses >= COMPILES_PER_ISOLATE:
                 await self.close()
-                self._isolate = Isolate(self._loop, lambda: None)
+                self._isolate = Isolate(self._loop, lambda text: None)
                 self._uses = 0
             self._uses += 1
             try:

@@ -10,6 +10,11 @@ into, and an argument-less wake call from JS.
 Results are converted on the isolate's own thread inside the C callback (which holds the GIL)
 and handed to the asyncio loop with `call_soon_threadsafe`; nothing here ever waits for the
 isolate on the loop thread, except `call_sync`, used only on a fresh isolate during setup.
+
+A wake may carry a text: JS leaves it in a second SharedArrayBuffer (the outbox) before calling
+the wake, and the callback copies it out while JS waits for the call to return. Work that
+finishes in the microtasks after an eval (an async flow) then reaches the host with the wake,
+instead of costing one more eval to collect.
 """
 
 from __future__ import annotations
@@ -36,9 +41,17 @@ _ERRORS = {
     206: "key",
 }
 
-# V8 flags, set once per process before the first isolate. --single-threaded keeps GC and
-# compilation on each isolate's own thread (no shared V8 worker pool across tenants).
-V8_FLAGS = ("--single-threaded",)
+# V8 flags, set once per process before the first isolate. Garbage collection stays on each
+# isolate's own thread (its cost lands on the isolate that made the garbage, inside its step).
+# Optimising compilation runs on V8's worker threads: with `--single-threaded` a Maglev or
+# TurboFan compile of a hot runtime function ran as a task on the isolate's thread and held
+# every job of the flow for 50-90 ms (seen at the benchmark's warm-up and again ~4,000 steps in).
+# (`--single-threaded-gc`, which should be the same GC list, crashed mini-racer 0.14.1 here.)
+V8_FLAGS = (
+    "--no-concurrent-marking", "--no-parallel-marking", "--no-parallel-scavenge", "--no-concurrent-sweeping",
+    "--no-parallel-compaction", "--no-parallel-pointer-update", "--no-parallel-weak-ref-clearing",
+    "--no-concurrent-array-buffer-sweeping", "--no-cppheap-concurrent-marking",
+)
 
 
 class JSError(Exception):
@@ -70,10 +83,11 @@ def library() -> Any:
 class Isolate:
     """One V8 isolate (with its own native thread) driven without blocking the loop."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, on_wake: Callable[[], None]) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, on_wake: Callable[[str | None], None]) -> None:
         self._dll = library()
         self._loop = loop
         self.on_wake = on_wake  # settable: a pre-built isolate gets its owner later
+        self._outbox: memoryview | None = None
         self._ids = itertools.count(1)
         self._handlers: dict[int, Callable[[Any], None]] = {}
         self._waiting: dict[int, asyncio.Future[Any]] = {}  # evals not answered yet
@@ -186,18 +200,42 @@ class Isolate:
             raise box[0]
         return box[0]
 
-    def install_wake(self, global_name: str) -> None:
-        """Put an argument-less JS->Python wake function at globalThis[global_name] (setup only;
-        the runtime takes it into a closure and deletes the global before user code runs)."""
+    def install_wake(self, global_name: str, outbox: str | None = None, outbox_size: int = 0) -> None:
+        """Put a JS->Python wake function at globalThis[global_name] (setup only; the runtime
+        takes it into a closure and deletes the global before user code runs). With `outbox`,
+        a SharedArrayBuffer of `outbox_size` bytes at globalThis[outbox] carries a text with
+        the wake: Int32 [0] its length in UTF-16 units (0: none), Int32 [1] set to 1 by
+        `accept_wake_text` once the owner takes texts, the text from byte 8. The wake's own
+        arguments are never read."""
+        if outbox is not None:
+            self._outbox = self.new_shared_buffer(outbox_size, outbox)
         callback_id = next(self._ids)
 
         def on_wake(raw: Any) -> None:
-            self._dll.mr_free_value(self._ctx, raw)  # arguments are never read
-            self._loop.call_soon_threadsafe(self.on_wake)
+            self._dll.mr_free_value(self._ctx, raw)
+            self._loop.call_soon_threadsafe(self.on_wake, self._take_wake_text())
 
         self._handlers[callback_id] = on_wake
         function = self._dll.mr_make_js_callback(self._ctx, callback_id)
         self._set_global(global_name, function)
+
+    def accept_wake_text(self) -> None:
+        """From now on the owner takes texts with the wake (before: plain wakes only, so setup
+        code that collects output with `call_sync` finds it where it looks)."""
+        if self._outbox is not None and not self.closed:
+            self._outbox[4:8] = (1).to_bytes(4, "little")
+
+    def _take_wake_text(self) -> str | None:
+        """The text JS left in the outbox (called on the isolate thread while JS waits)."""
+        box = self._outbox
+        if box is None:
+            return None
+        units = int.from_bytes(box[0:4], "little")
+        if units <= 0 or 8 + 2 * units > len(box):
+            return None
+        text = bytes(box[8 : 8 + 2 * units]).decode("utf-16-le", "replace")
+        box[0:4] = b"\0\0\0\0"
+        return text
 
     def new_shared_buffer(self, size: int, global_name: str) -> memoryview:
         """Create a SharedArrayBuffer of `size` bytes at globalThis[global_name] and return its

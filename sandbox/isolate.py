@@ -2,7 +2,9 @@
 
 A step is one eval of a constant source: its input (new jobs, I/O replies, cancellations) is
 written into a SharedArrayBuffer beforehand, its output is one JSON string with every finished
-job, I/O request, the delay to the next timer and the job running now. The runtime runs jobs one
+job, I/O request, the delay to the next timer and the job running now. Jobs that finish in the
+microtasks after the step (every async flow) come back the same way with the runtime's wake,
+through a second shared buffer, without another step. The runtime runs jobs one
 at a time, so when the isolate has to be destroyed (a loop V8 cannot interrupt, the heap limit)
 only the running job is lost; the others are handed back to be run on a fresh isolate.
 """
@@ -47,6 +49,8 @@ class Limits:
     heap_soft: int = 64 * 2**20
     buffer_budget: int = 64 * 2**20
     input_buffer: int = 256 * 1024
+    # what finishes after a step comes back with the wake when it fits here (else a step collects it)
+    output_buffer: int = 256 * 1024
     # how long a job may run past its deadline (runtime asked to cancel it) before the
     # isolate is presumed stuck and destroyed
     cancel_grace: float = 0.5
@@ -98,6 +102,7 @@ class FlowIsolate:
         self._driving = False
         self._wake_pending = False
         self._timer: asyncio.TimerHandle | None = None
+        self._last_output = 0  # `seq` of the latest runtime output taken in (this isolate)
         self.retiring = ""
         self.recycles = 0
         self.steps = 0
@@ -113,6 +118,7 @@ class FlowIsolate:
             self._starting = self._loop.create_future()
             try:
                 self._isolate, self._input, self._step_source = await self._loop.run_in_executor(None, self._build)
+                self._last_output = 0
                 self._starting.set_result(None)
             except BaseException as exc:
                 self._starting.set_exception(exc)
@@ -129,7 +135,7 @@ class FlowIsolate:
         if spare is None:
             spare = load_runtime(self._loop, self._runtime, self._limits)
         isolate, buffer, step = spare.isolate, spare.buffer, spare.step
-        isolate.on_wake = self._wake
+        isolate.on_wake = lambda text: self._wake_from(isolate, text)
         try:
             for more in _write_chunks(buffer, self._install):
                 reply = isolate.call_sync(step)
@@ -137,6 +143,7 @@ class FlowIsolate:
                     out = orjson.loads(reply)
                     if "failure" in out:
                         raise JSError("execute", out["failure"])
+            isolate.accept_wake_text()
             return isolate, buffer, step
         except BaseException:
             isolate.close()
@@ -214,6 +221,18 @@ class FlowIsolate:
         self._wake_pending = True
         self._kick()
 
+    def _wake_from(self, isolate: Isolate, text: str | None) -> None:
+        """The runtime's wake: with a text, what finished since the last step (taken in as a
+        step's output); without, a step is due to collect it."""
+        if text is None:
+            self._wake()
+            return
+        if isolate is not self._isolate or self.closed:
+            return  # an isolate taken out of service since: its jobs were answered or re-queued
+        recycle = self._absorb(text, isolate)
+        if recycle is not None:
+            self._loop.create_task(self._recycle(recycle[0], memory=recycle[1]))
+
     def _kick(self) -> None:
         if not self._driving and not self.closed:
             self._driving = True
@@ -282,14 +301,21 @@ class FlowIsolate:
             await self._recycle("the isolate ran out of memory" if oom else f"the isolate failed: {exc.kind}", memory=oom)
             return
         self.steps += 1
+        recycle = self._absorb(reply, isolate)
+        if recycle is not None:
+            await self._recycle(recycle[0], memory=recycle[1])
+
+    def _absorb(self, reply: str, isolate: Isolate) -> tuple[str, bool] | None:
+        """Take in the runtime's output (a step's reply or a wake's text): settle finished jobs,
+        start host calls, note requeues and timers. Returns why the isolate must be recycled
+        (and whether for memory), or None."""
         out = _parse_step_output(reply)
         if out is None:
             # never let one unreadable result hang every job of the step: fail them clearly
             for job in list(self._inside.values()):
                 _settle(job, failure(PLATFORM_ERROR, "the execution's result could not be read (nested too deeply)"))
             self._inside.clear()
-            await self._recycle("a step answered with output that cannot be parsed")
-            return
+            return "a step answered with output that cannot be parsed", False
         for job_id, result in out["done"]:
             job = self._inside.pop(job_id, None)
             if job is not None:
@@ -298,20 +324,24 @@ class FlowIsolate:
             self._loop.create_task(self._host_call(*request))
         if "requeue" in out:
             self._requeue(out["requeue"])
+            self._kick()
         if "retire" in out and not self.retiring:
             self.retiring = out["retire"]
         if "failure" in out:
-            await self._recycle(f"the runtime failed: {out['failure']}")
-            return
+            return f"the runtime failed: {out['failure']}", False
         if isolate.hard_limit_reached():
-            await self._recycle("the isolate ran out of memory", memory=True)
-            return
+            return "the isolate ran out of memory", True
         if self.retiring and not self._inside:
             # user code changed shared built-ins: start the next jobs on clean ones
             reason, self.retiring = self.retiring, ""
-            await self._recycle(f"an action modified {reason}")
-            return
-        self._schedule_timer(out.get("timer", -1))
+            return f"an action modified {reason}", False
+        seq = out.get("seq", 0)
+        if seq > self._last_output:
+            # an older output (a step's reply taken in after a later wake's text) would cancel
+            # a timer set since
+            self._last_output = seq
+            self._schedule_timer(out.get("timer", -1))
+        return None
 
     async def _host_call(self, request_id: int, kind: str, args: Any) -> None:
         """Answer one host call from the runtime in a later step (never inside this one)."""
@@ -384,10 +414,10 @@ WARM_UP = RUNTIME_DIR / "warmup.json"
 def load_runtime(loop: asyncio.AbstractEventLoop, runtime: str, limits: Limits) -> Spare:
     """A new isolate with its limits armed, its wake callback and input buffer in place, the
     runtime loaded and warmed up, but no flow of its own yet (blocking: ~8 ms)."""
-    isolate = Isolate(loop, lambda: None)
+    isolate = Isolate(loop, lambda text: None)
     try:
         isolate.set_heap_limits(limits.heap_hard, limits.heap_soft)
-        isolate.install_wake("__actionhost_wake")
+        isolate.install_wake("__actionhost_wake", "__actionhost_outbuf", limits.output_buffer)
         buffer = isolate.new_shared_buffer(limits.input_buffer, "__actionhost_inbuf")
         isolate.call_sync(runtime)
         step = f'__actionhost_step("{secrets.token_hex(16)}")'

@@ -84,6 +84,8 @@ def _patch(value: dict[str, Any] | None) -> dict[str, Any] | None:
 class PostgresProfiles:
     # a first login's create and patch are one statement (see upsert)
     atomic_upsert = True
+    # below the connection pool's size, so an admitted write never waits for a connection
+    write_concurrency = 8
 
     def __init__(self, store: PostgresStore) -> None:
         self._store = store

@@ -20,6 +20,7 @@ from .errors import StoreRateLimited, StoreUnavailable
 class RemoteProfiles:
     # creating then patching a user takes two calls here: the writer retries each on its own
     atomic_upsert = False
+    write_concurrency = 8
 
     def __init__(self, base_url: str, token: str, timeout: float = 5.0) -> None:
         self._base = base_url.rstrip("/")

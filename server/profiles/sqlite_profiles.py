@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from ..store.sqlite import SqliteStore, dumps, loads
+from ..store.sqlite import GROUP_MAX, SqliteStore, dumps, loads
 from ..timeutil import now_iso
 from .metadata import merge
 
@@ -45,6 +45,10 @@ class SqliteProfiles:
 
     # a first login's create and patch are one transaction (see upsert)
     atomic_upsert = True
+    # one writer thread commits whatever is queued as one transaction (up to GROUP_MAX): a
+    # smaller cap here only makes bursts wait in front of it (8 gave a 79 ms write p99 at half
+    # of the benchmark's peak, with the store's own p99 at 17 ms)
+    write_concurrency = GROUP_MAX
 
     def __init__(self, store: SqliteStore, cache_size: int = 50_000) -> None:
         self._store = store

@@ -32,6 +32,8 @@ class ProfileStore(Protocol):
     async def upsert(self, tenant: str, user: dict[str, Any], app_patch: dict[str, Any] | None,
                      user_patch: dict[str, Any] | None, timeout: float | None = None) -> dict[str, Any]: ...
     atomic_upsert: bool
+    # how many writes may wait on the store at once (see ProfileWriter)
+    write_concurrency: int
 
 
 def _pause_after_429(reset: float | None, attempt: int) -> float:
@@ -52,13 +54,14 @@ class WriteLimiter(Protocol):
 
 
 class ProfileWriter:
-    def __init__(self, store: ProfileStore, limiter: WriteLimiter, concurrent_writes: int = 8) -> None:
+    def __init__(self, store: ProfileStore, limiter: WriteLimiter, concurrent_writes: int | None = None) -> None:
         self.store = store
         self.limiter = limiter
         # writes queue here, before they take a token: an admitted write goes to the store at
         # once instead of waiting for a connection, so writes cannot bunch up at the store
-        # beyond the limit
-        self._slots = asyncio.Semaphore(concurrent_writes)
+        # beyond the limit. The store says how many it takes at once: a few for a connection
+        # pool or a remote API, a whole group commit for the embedded SQLite writer
+        self._slots = asyncio.Semaphore(concurrent_writes or store.write_concurrency)
         self.writes = 0
         self.retries_429 = 0
 

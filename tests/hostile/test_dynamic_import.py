@@ -63,7 +63,7 @@ async def test_import_fails_cleanly(sandbox, case: Case):
         return await sandbox.run(ATTACKER, flow, attack_payload(), budget=1.0 if spins else BUDGET)
 
     # a spinning specifier destroys its isolate: once (three in a minute quarantine the flow)
-    out = await run_attack(sandbox, attack, flow=flow, max_rounds=1 if spins else 20, attempts=1 if spins else 3)
+    out = await run_attack(sandbox, attack, flow=flow, max_rounds=1 if spins else 20, attempts=2 if spins else 3)
     if not spins:
         assert_rounds_alike(out)
     for seconds in out.seconds:

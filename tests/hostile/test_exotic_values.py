@@ -204,7 +204,7 @@ async def test_a_memory_failure_caused_by_recorded_values_names_the_action_that_
     async def attack(_: int):
         return await sandbox.run(ATTACKER, flow, attack_payload(), budget=BUDGET)
 
-    out = await run_attack(sandbox, attack, flow=flow, max_rounds=1, attempts=1)
+    out = await run_attack(sandbox, attack, flow=flow, max_rounds=1, attempts=2)
     result = out.result
     assert result.status == "failed" and result.error_class == "action_error", result.data
     assert "recorded values would exceed" in result.error["message"], result.error
@@ -247,7 +247,7 @@ async def test_a_value_the_host_cannot_parse_fails_only_its_own_execution(sandbo
             *(timed(sandbox.run(ATTACKER, flow, payload(workload_event(user_id=f"victim-{i}-{k}")), budget=UNPARSABLE_BUDGET))
               for k in range(3)))
 
-    out = await run_attack(sandbox, attack, flow=flow, max_rounds=1, attempts=1)
+    out = await run_attack(sandbox, attack, flow=flow, max_rounds=1, attempts=2)
     problems = []
     (attacker, attacker_seconds), *victims = out.result
     if attacker.status == "failed":

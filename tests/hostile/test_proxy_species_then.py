@@ -260,7 +260,7 @@ async def test_a_value_that_never_finishes_times_out_and_the_isolate_is_rebuilt(
         return await sandbox.run(ATTACKER, flow, attack_payload(), budget=SPIN_BUDGET)
 
     # one round: each one destroys its isolate, and three in a minute would quarantine the flow
-    out = await run_attack(sandbox, attack, flow=flow, max_rounds=1, attempts=1)
+    out = await run_attack(sandbox, attack, flow=flow, max_rounds=1, attempts=2)
     result = out.result
     assert result.status == "failed", result.data
     assert result.error_class == "action_timeout", result.error

@@ -143,7 +143,7 @@ async def test_webassembly_stays_removed_in_a_rebuilt_isolate(sandbox):
     async def attack(_: int):
         return await sandbox.run(ATTACKER, flow, attack_payload(), budget=1.0)
 
-    out = await run_attack(sandbox, attack, flow=flow, max_rounds=1, attempts=1)
+    out = await run_attack(sandbox, attack, flow=flow, max_rounds=1, attempts=2)
     assert out.result.status == "failed" and out.result.error_class == "action_timeout", out.result.data
     after = await assert_flow_works_again(sandbox, flow)
     assert after.actions[0]["commands"] == [["idToken.setCustomClaim", "https://example.com/wasm", ["undefined", "undefined"]]]
