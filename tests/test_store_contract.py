@@ -599,6 +599,41 @@ async def test_profiles_create_and_get(backend: Backend) -> None:
     assert bare is not None and bare["app_metadata"] == {} and bare["user_metadata"] == {}
 
 
+async def test_a_user_looked_up_before_it_exists_is_found_once_created(backend: Backend) -> None:
+    profiles = backend.profiles
+    assert await profiles.get(TENANT, "auth0|later") is None
+    assert await profiles.get(TENANT, "auth0|later") is None
+    created = await profiles.upsert(TENANT, {"user_id": "auth0|later"}, {"a": 1}, None)
+    assert await profiles.get(TENANT, "auth0|later") == created
+    assert await profiles.get(OTHER, "auth0|later") is None
+
+
+async def test_sqlite_a_lookup_answered_after_the_user_was_created_does_not_hide_it(tmp_path: Path) -> None:
+    """The SQLite profiles remember absent users: a read that found nobody, but whose answer
+    arrives after a concurrent create was remembered, must not overwrite the created user."""
+    store = SqliteStore(tmp_path / "race.db")
+    await store.open()
+    try:
+        profiles = SqliteProfiles(store)
+        created = asyncio.Event()
+        read = store.read
+
+        async def late_read(fn: Any) -> Any:
+            answer = await read(fn)  # nobody there yet ...
+            await created.wait()  # ... answered after the create
+            return answer
+
+        store.read = late_read  # type: ignore[method-assign]
+        lookup = asyncio.create_task(profiles.get(TENANT, "auth0|race"))
+        await asyncio.sleep(0.05)
+        made = await profiles.create(TENANT, {"user_id": "auth0|race"})
+        created.set()
+        assert await lookup is None
+        assert await profiles.get(TENANT, "auth0|race") == made
+    finally:
+        await store.close()
+
+
 async def test_profiles_patch_semantics(backend: Backend) -> None:
     profiles = backend.profiles
     created = await profiles.create(TENANT, new_user())
