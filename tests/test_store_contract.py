@@ -837,3 +837,31 @@ async def test_postgres_profile_store_down_is_store_unavailable() -> None:
             await PostgresProfiles(down).get(TENANT, "auth0|1", timeout=5.0)
     finally:
         await down.close()
+
+
+async def test_sqlite_a_failing_write_in_a_group_fails_alone(tmp_path: Path) -> None:
+    """Writes queued together commit as one transaction, run first without a savepoint per
+    write; one that raises (or breaks a uniqueness rule) must fail alone, its changes undone,
+    and every other write of the group must still be committed."""
+    store = SqliteStore(tmp_path / "group.db")
+    await store.open()
+    try:
+        def insert(i: int, then: str = "") -> Any:
+            def op(conn: Any) -> int:
+                conn.execute("INSERT INTO tenants (id, created_at) VALUES (?, ?)",
+                             (f"t{3 if then == 'duplicate' else i}", "2026-01-01T00:00:00.000Z"))
+                if then == "raise":
+                    raise ValueError("refused")
+                return i
+            return op
+
+        kinds = {7: "raise", 11: "duplicate"}
+        outcomes = await asyncio.gather(*(store.write(insert(i, kinds.get(i, ""))) for i in range(20)),
+                                        return_exceptions=True)
+        assert isinstance(outcomes[7], ValueError) and isinstance(outcomes[11], Conflict)
+        assert [o for i, o in enumerate(outcomes) if i not in kinds] == [i for i in range(20) if i not in kinds]
+        ids = await store.read(lambda conn: {r[0] for r in conn.execute("SELECT id FROM tenants")})
+        assert ids == {f"t{i}" for i in range(20) if i not in kinds}
+        assert store.commits < 20  # they did go as a group
+    finally:
+        await store.close()

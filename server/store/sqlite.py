@@ -141,22 +141,37 @@ class SqliteStore:
         conn.close()
 
     def _commit(self, conn: sqlite3.Connection, loop: asyncio.AbstractEventLoop, batch: list[Any]) -> None:
+        """One transaction for the whole group. Tried first without a savepoint per write: each
+        statement hands the GIL back and forth with the event loop's thread (up to a switch
+        interval each under load), and writes almost never fail. If one does, the group is
+        rolled back and run again with savepoints, so that write alone fails."""
+        outcomes = self._run_group(conn, batch, isolated=False)
+        if outcomes is None:
+            outcomes = self._run_group(conn, batch, isolated=True)
+        for (_, future), (ok, value) in zip(batch, outcomes):
+            loop.call_soon_threadsafe(_succeed if ok else _fail, future, value)
+
+    def _run_group(self, conn: sqlite3.Connection, batch: list[Any], isolated: bool) -> list[tuple[bool, Any]] | None:
+        """Each write's (ok, result or exception), committed; None when a write failed in a
+        group run without savepoints (nothing is kept: run it again isolated)."""
         outcomes: list[tuple[bool, Any]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
             for fn, _ in batch:
-                conn.execute("SAVEPOINT one_write")
+                if isolated:
+                    conn.execute("SAVEPOINT one_write")
                 try:
                     result = fn(conn)
-                except sqlite3.IntegrityError as exc:
-                    conn.execute("ROLLBACK TO one_write")
-                    outcomes.append((False, Conflict(str(exc))))
                 except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                    if not isolated:
+                        conn.execute("ROLLBACK")
+                        return None
                     conn.execute("ROLLBACK TO one_write")
-                    outcomes.append((False, exc))
+                    outcomes.append((False, Conflict(str(exc)) if isinstance(exc, sqlite3.IntegrityError) else exc))
                 else:
                     outcomes.append((True, result))
-                conn.execute("RELEASE one_write")
+                if isolated:
+                    conn.execute("RELEASE one_write")
             conn.execute("COMMIT")
             self.commits += 1
             self.writes += len(batch)
@@ -164,8 +179,7 @@ class SqliteStore:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             outcomes = [(False, exc)] * len(batch)
-        for (_, future), (ok, value) in zip(batch, outcomes):
-            loop.call_soon_threadsafe(_succeed if ok else _fail, future, value)
+        return outcomes
 
 
 def _succeed(future: asyncio.Future[Any], value: Any) -> None:
