@@ -79,6 +79,7 @@ class Backend:
     tokens: Any
     profiles: Any
     states: Any
+    sqlite: Any = None  # the embedded store, whose group commits /metrics counts
 
 
 @contextlib.asynccontextmanager
@@ -106,7 +107,7 @@ async def open_backend(settings: Settings) -> AsyncIterator[Backend]:
     store = await open_store(settings.data_dir)
     try:
         yield Backend(Repository(store), TokenStore(store), SqliteProfiles(store),
-                      RedirectStates(store, settings.redirect_state_ttl))
+                      RedirectStates(store, settings.redirect_state_ttl), sqlite=store)
     finally:
         await store.close()
 
@@ -199,7 +200,7 @@ def build_app(settings: Settings, sandbox_settings: SupervisorSettings | None = 
             app[WRITER] = writer
             app[TRIGGERS] = TriggerRunner(sandbox, flows, writer, shared.cache, backend.states, log,
                                           settings.execution_budget, app[METRICS])
-            app[METRICS].watch(RuntimeCollector(sandbox, writer, log))
+            app[METRICS].watch(RuntimeCollector(sandbox, writer, log, backend.sqlite))
             # what exists now lives as long as the server: out of the cycle collector's way, so
             # its full collections walk only what requests create (measured under the
             # benchmark: longest full collection 34-57 ms before, 8-11 ms after)

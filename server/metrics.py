@@ -35,10 +35,11 @@ class RuntimeCollector(Collector):
     """Figures owned by other parts (sandbox supervisor, profile writer, execution log), read
     at scrape time rather than copied on every event."""
 
-    def __init__(self, sandbox: Any, writer: Any, log: Any) -> None:
+    def __init__(self, sandbox: Any, writer: Any, log: Any, sqlite: Any = None) -> None:
         self._sandbox = sandbox
         self._writer = writer
         self._log = log
+        self._sqlite = sqlite
 
     def collect(self) -> Iterator[Any]:
         supervisor = self._sandbox.supervisor
@@ -57,6 +58,12 @@ class RuntimeCollector(Collector):
                                   value=self._writer.retries_429)
         yield CounterMetricFamily("actionhost_execution_records_dropped", "Execution records dropped because the queue was full",
                                   value=self._log.dropped)
+        if self._sqlite is not None:
+            # writes / commits is how many writes each group commit (one fsync) carried
+            yield CounterMetricFamily("actionhost_sqlite_commits", "Transactions committed by the embedded store's writer",
+                                      value=self._sqlite.commits)
+            yield CounterMetricFamily("actionhost_sqlite_writes", "Writes committed by the embedded store's writer",
+                                      value=self._sqlite.writes)
 
 
 METRICS = web.AppKey("metrics", Metrics)

@@ -45,16 +45,3 @@ class TokenBucketLimiter:
         wait = (1.0 - tokens) / self.rate
         return Decision(False, self.burst, 0, math.ceil(time.time() + wait), wait)
 
-    async def reserve(self, tenant: str) -> float:
-        """Take one write, going into debt if need be; returns how long to wait before using it.
-        Waiting writers queue in arrival order and never exceed the configured rate."""
-        now = time.monotonic()
-        tokens = self._refill(tenant, now) - 1.0
-        self._buckets[tenant] = (tokens, now)
-        return 0.0 if tokens >= 0 else -tokens / self.rate
-
-    async def release(self, tenant: str) -> None:
-        """Give back a reserved write that will not happen (its execution ran out of time)."""
-        now = time.monotonic()
-        tokens = self._refill(tenant, now)
-        self._buckets[tenant] = (min(float(self.burst), tokens + 1.0), now)

@@ -10,12 +10,11 @@ from typing import Any
 
 from .rate_limit import Decision
 
-# KEYS[1] bucket; ARGV: rate (tokens/s), burst, mode ("take": only if available, "reserve": go
-# into debt and say how long to wait, "release": give one back). Returns {granted, tokens*1000}.
+# KEYS[1] bucket; ARGV: rate (tokens/s), burst. Takes one token if there is one.
+# Returns {granted, tokens*1000}.
 BUCKET_SCRIPT = """
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
-local mode = ARGV[3]
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
@@ -24,13 +23,7 @@ local at = tonumber(state[2])
 if tokens == nil then tokens = burst; at = now end
 tokens = math.min(burst, tokens + (now - at) * rate)
 local granted = 0
-if mode == 'take' then
-  if tokens >= 1 then tokens = tokens - 1; granted = 1 end
-elseif mode == 'reserve' then
-  tokens = tokens - 1; granted = 1
-else
-  tokens = math.min(burst, tokens + 1)
-end
+if tokens >= 1 then tokens = tokens - 1; granted = 1 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
 redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 60)
 return {granted, math.floor(tokens * 1000)}
@@ -47,20 +40,10 @@ class RedisTokenBucketLimiter:
         self._prefix = prefix
         self._script = redis.register_script(BUCKET_SCRIPT)
 
-    async def _run(self, tenant: str, mode: str) -> tuple[bool, float]:
-        granted, milli = await self._script(keys=[self._prefix + tenant], args=[self.rate, self.burst, mode])
-        return bool(granted), int(milli) / 1000.0
-
     async def try_acquire(self, tenant: str) -> Decision:
-        granted, tokens = await self._run(tenant, "take")
+        granted, milli = await self._script(keys=[self._prefix + tenant], args=[self.rate, self.burst])
+        tokens = int(milli) / 1000.0
         if granted:
             return Decision(True, self.burst, int(tokens), int(time.time()), 0.0)
         wait = (1.0 - tokens) / self.rate
         return Decision(False, self.burst, 0, math.ceil(time.time() + wait), wait)
-
-    async def reserve(self, tenant: str) -> float:
-        _, tokens = await self._run(tenant, "reserve")
-        return 0.0 if tokens >= 0 else -tokens / self.rate
-
-    async def release(self, tenant: str) -> None:
-        await self._run(tenant, "release")
