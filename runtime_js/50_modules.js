@@ -13,11 +13,17 @@ function compileModule(name, code) {
 }
 
 // Stack and syntax-error positions refer to the wrapper; report them as lines of the file.
+// Frames of the runtime's own code (one anonymous script: "<anonymous>:line:col") are dropped:
+// a stack names the action's lines and built-ins ("Array.map (<anonymous>)", as in Node), never
+// the host's step machinery.
+const RUNTIME_FRAME = /\n[ \t]+at [^\n]*<anonymous>:\d+:\d+\)?(?=\n|$)/g;
+
 function fileStack(stack, name) {
   if (typeof stack !== "string") return stack;
   const escaped = StringPrototypeReplace(name, /[.*+?^${}()|[\]\\]/g, "\\$&");
-  return StringPrototypeReplace(stack, new RegExp(escaped + ":(\\d+):(\\d+)", "g"),
+  const renumbered = StringPrototypeReplace(stack, new RegExp(escaped + ":(\\d+):(\\d+)", "g"),
     (_, line, col) => name + ":" + MathMax(1, NumberCtor(line) - FUNCTION_BODY_LINE_OFFSET) + ":" + col);
+  return StringPrototypeReplace(renumbered, RUNTIME_FRAME, "");
 }
 
 function makeRequire(name) {

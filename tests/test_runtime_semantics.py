@@ -112,6 +112,21 @@ async def test_an_error_stack_points_at_the_line_of_the_action_file(sandbox):
     assert "guard:4:" in result.error["stack"]
 
 
+async def test_an_error_stack_shows_the_action_and_built_ins_not_the_runtime(sandbox):
+    result = await run(sandbox, """exports.onExecutePostLogin = async () => {
+      await null;
+      function inner() { throw new Error('deep'); }
+      [1].map(() => inner());
+    };""", names=["guard"])
+    lines = result.error["stack"].split("\n")
+    assert lines[0] == "Error: deep"
+    assert lines[1] == "    at inner (guard:3:32)"
+    assert "    at Array.map (<anonymous>)" in lines
+    assert lines[-1] == "    at exports.onExecutePostLogin (guard:4:11)"
+    for internal in ("runPostLogin", "startNextJob", "step", "<anonymous>:"):
+        assert internal not in result.error["stack"], result.error["stack"]
+
+
 async def test_a_redirect_suspends_the_flow_after_the_current_action(sandbox):
     result = await run(
         sandbox,
