@@ -157,9 +157,6 @@ class FlowIsolate:
             _settle(job, failure(PLATFORM_ERROR, "the sandbox is shutting down"))
         self._queued.clear()
         self._inside.clear()
-        await self._destroy()
-
-    async def _destroy(self) -> None:
         await self._detach()
 
     def _detach(self) -> asyncio.Future[None]:

@@ -77,7 +77,7 @@ class SqliteProfiles:
         key = (tenant, user_id)
         hit = self._cache.get(key)
         if hit is not None:
-            return orjson.loads(hit) if hit is not self.ABSENT else None
+            return None if hit == self.ABSENT else orjson.loads(hit)
         user = await self._store.read(lambda conn: _user(conn.execute(
             "SELECT * FROM users WHERE tenant_id = ? AND user_id = ?", (tenant, user_id)).fetchone()))
         if user is None:
