@@ -10,8 +10,11 @@
 --   BENCH_TOKEN           bearer token (default "bench"; node_ref accepts any)
 --   BENCH_PATH            request path (default /triggers/post-login/execute)
 --   BENCH_USERS           number of distinct user ids (default 10000)
---   BENCH_DELAY_MS        pause each connection this long before every request (paced load:
---                         connections x 1000 / BENCH_DELAY_MS requests/s at most)
+--   BENCH_DELAY_MS        mean pause of each connection before every request, drawn from an
+--                         exponential distribution (paced load: about connections x 1000 /
+--                         BENCH_DELAY_MS requests/s, arriving at random as independent clients
+--                         would; a fixed pause keeps the connections in step, so the load comes
+--                         as one burst of every connection per pause instead)
 --   BENCH_CHECK=1         also count the executions' "status" values and print them at the end
 --                         (reads every response body: a little slower)
 
@@ -70,7 +73,8 @@ end
 
 if delay_ms > 0 then
   function delay()
-    return delay_ms
+    -- 1 - random() lies in (0, 1]: log of it is finite
+    return math.floor(-delay_ms * math.log(1 - math.random()) + 0.5)
   end
 end
 
