@@ -136,7 +136,8 @@ class TriggerRunner:
             data = {"status": "completed", "actions": [], "transaction_metadata": (event.get("transaction") or {}).get("metadata", {})}
         actions = data.get("actions", [])
         outcome = merge(actions)
-        combined = _combine(earlier, outcome)
+        # a first run has nothing earlier to fold in (merge already keeps scopes consistent)
+        combined = outcome if resume_index is None else _combine(earlier, outcome)
         status = STATUS.get(data.get("status", "failed"), "failed")
         error = data.get("error")
         if error is not None:
