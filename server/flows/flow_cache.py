@@ -29,6 +29,7 @@ class FlowCache:
         self._flows: dict[tuple[str, str], tuple[Flow, float]] = {}
         self._generation: dict[tuple[str, str], int] = {}
         self._preparing: set[asyncio.Task[None]] = set()
+        self._building: dict[tuple[str, str], tuple[int, asyncio.Task[Flow]]] = {}
 
     async def flow(self, tenant: str, trigger_id: str) -> Flow:
         key = (tenant, trigger_id)
@@ -38,13 +39,29 @@ class FlowCache:
             if self.max_age is None or time.monotonic() - built < self.max_age:
                 return flow
         generation = self._generation.get(key, 0)
-        flow = await self._build(tenant, trigger_id)
+        building = self._building.get(key)
+        if building is None or building[0] != generation:
+            # one build per flow at a time: the first execution after a deploy waits for the
+            # rebuild the deploy started instead of reading the same rows again
+            task = asyncio.get_running_loop().create_task(self._build_and_keep(key, generation))
+            building = self._building[key] = (generation, task)
+            task.add_done_callback(lambda t: self._built(key, t))
+        return await asyncio.shield(building[1])
+
+    async def _build_and_keep(self, key: tuple[str, str], generation: int) -> Flow:
+        flow = await self._build(*key)
         if self._generation.get(key, 0) == generation:  # no invalidation raced the build
             old = self._flows.get(key)
             self._flows[key] = (flow, time.monotonic())
             if old is not None and old[0].key != flow.key:
-                self._sandbox.forget(tenant, old[0])
+                self._sandbox.forget(key[0], old[0])
         return flow
+
+    def _built(self, key: tuple[str, str], task: asyncio.Task[Flow]) -> None:
+        if self._building.get(key, (0, None))[1] is task:
+            del self._building[key]
+        if not task.cancelled():
+            task.exception()  # retrieved: every waiter re-raises it from its own await
 
     async def _build(self, tenant: str, trigger_id: str) -> Flow:
         known = trigger(trigger_id)
