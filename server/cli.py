@@ -125,11 +125,7 @@ def serve(settings: Settings) -> int:
     except ValueError as exc:
         print(f"actionhost serve: {exc}", file=sys.stderr)
         return 2
-    # SQLite's reader and writer threads give the GIL up around every statement and wait to
-    # take it back from the busy event loop, up to a switch interval each time: at 1 ms, the
-    # slowest 1% of executions at half of the benchmark's peak spent 5-30 ms in profile
-    # writes and reads; at 0.1-0.2 ms, 5-8 ms
-    sys.setswitchinterval(0.0002)
+    sys.setswitchinterval(0.001)
     app = build_app(settings)
     scheme = "https" if ssl_context else "http"
     print(f"actionhost: serving on {scheme}://{settings.host}:{settings.port} (data in {settings.data_dir})", flush=True)
