@@ -1,11 +1,11 @@
 """The embedded store: actions, versions, bindings, executions, users and tokens in one SQLite
 file (WAL), behind async methods.
 
-Writes: one writer thread with group commit. Every write is a function run whole inside its
-own SAVEPOINT; the writer takes every write queued meanwhile into one transaction and one
-fsync, and answers each caller only after that COMMIT (so each is durable before its
-response), or with its own exception when its function failed (only its savepoint is rolled
-back). Reads: a small pool of threads, each with its own connection (WAL readers never block
+Writes: one writer thread with group commit. Every write is a function run whole; the writer
+takes every write queued meanwhile into one transaction and one fsync, and answers each caller
+only after that COMMIT (so each is durable before its response), or with its own exception
+when its function failed (the group is then run again with a SAVEPOINT per write, so only the
+failing write's changes are rolled back). Reads: a small pool of threads, each with its own connection (WAL readers never block
 the writer, nor each other). The event loop never waits on the disk.
 """
 
