@@ -64,3 +64,23 @@ async def test_a_failed_build_is_reported_to_every_waiter_and_not_kept(tmp_path:
     assert all(isinstance(r, Exception) for r in results)
     assert repo.flow_reads == 1
     assert not cache._building  # the next use tries again
+
+
+async def test_an_invalidation_ends_with_the_flow_rebuilt_so_the_next_use_reads_nothing(tmp_path: Path) -> None:
+    # a deploy answers after this, so the first login after it does not wait for a store read
+    cache, repo, store = await _cache(tmp_path)
+    try:
+        await cache.flow("acme", "post-login")
+        await cache.invalidate("acme", "post-login")
+        assert repo.flow_reads == 2
+        await cache.flow("acme", "post-login")
+        assert repo.flow_reads == 2
+    finally:
+        await store.close()
+
+
+async def test_an_invalidation_whose_rebuild_fails_still_ends_quietly(tmp_path: Path) -> None:
+    cache, repo, store = await _cache(tmp_path)
+    await store.close()  # reads now fail
+    assert await cache.invalidate("acme", "post-login") is None  # the execution reports it
+    assert repo.flow_reads == 1

@@ -78,13 +78,16 @@ class FlowCache:
         digest = hashlib.sha256("\0".join(versions).encode()).hexdigest()[:24]
         return Flow(f"{trigger_id}:{digest}", known.job_kind, {"actions": actions})
 
-    def invalidate(self, tenant: str, trigger_id: str) -> None:
-        """After a deploy or binding change here: drop the flow, and tell the other nodes."""
-        self.invalidate_local(tenant, trigger_id)
+    def invalidate(self, tenant: str, trigger_id: str) -> asyncio.Task[None]:
+        """After a deploy or binding change here: drop the flow, and tell the other nodes. The
+        task returned ends once the flow is rebuilt here and its isolate is starting (it never
+        fails: a flow that cannot be built is reported by the execution that needs it)."""
+        ready = self.invalidate_local(tenant, trigger_id)
         if self.broadcast is not None:
             asyncio.get_running_loop().create_task(self.broadcast(tenant, trigger_id))
+        return ready
 
-    def invalidate_local(self, tenant: str, trigger_id: str) -> None:
+    def invalidate_local(self, tenant: str, trigger_id: str) -> asyncio.Task[None]:
         key = (tenant, trigger_id)
         self._generation[key] = self._generation.get(key, 0) + 1
         old = self._flows.pop(key, None)
@@ -95,6 +98,7 @@ class FlowCache:
         task = asyncio.get_running_loop().create_task(self._prepare(tenant, trigger_id))
         self._preparing.add(task)
         task.add_done_callback(self._preparing.discard)
+        return task
 
     async def _prepare(self, tenant: str, trigger_id: str) -> None:
         try:
