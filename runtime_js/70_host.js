@@ -125,7 +125,12 @@ function finishJob(exec, result) {
 
 function startQueuedJob() {
   startNextJob();
-  if (active === null) notifyHost(); // nothing started (a retiring isolate requeues): tell the host
+  if (active === null) { notifyHost(); return; } // nothing started (a retiring isolate requeues)
+  // A job still running once the microtasks have run dry waits on a timer or on I/O (which
+  // tell the host themselves) or on a promise that never settles (which does not): then what
+  // finished before it goes to the host now, not when the stuck job reaches its deadline.
+  const started = active;
+  afterMicrotasks(() => { if (active === started && host.done.length > 0) notifyHost(); });
 }
 
 // The next job starts in a new task of the isolate's loop, i.e. after the microtask queue has
@@ -133,14 +138,16 @@ function startQueuedJob() {
 // out with no execution active (its logs dropped, its timers refused) instead of inside the
 // next one. Atomics.notify on a waitAsync waiter queues that task (~2 us, no host round trip).
 // An endless microtask loop never lets it run: the step deadline destroys the isolate.
+// Functions queued while a fence is on its way run together, in order, when it comes.
 const fenceCell = new Int32ArrayCtor(new SharedArrayBufferCtor(4));
-let fencePending = false;
+let fenceDue = [];
 function afterMicrotasks(fn) {
-  if (fencePending) return;
-  fencePending = true;
+  ArrayPrototypePush(fenceDue, fn);
+  if (fenceDue.length > 1) return;
   PromisePrototypeThen(ReflectApply(AtomicsWaitAsync, undefined, [fenceCell, 0, 0]).value, () => {
-    fencePending = false;
-    fn();
+    const due = fenceDue;
+    fenceDue = [];
+    for (let i = 0; i < due.length; i++) due[i]();
   });
   ReflectApply(AtomicsNotify, undefined, [fenceCell, 0]);
 }

@@ -78,3 +78,22 @@ async def test_a_batch_of_jobs_all_come_back(isolate_of):
     results = await asyncio.gather(*(job(isolate, user_id=f"b{i}") for i in range(200)))
     assert [r["status"] for r in results] == ["completed"] * 200
     assert isolate.steps < 200
+
+
+async def test_a_finished_job_is_answered_while_the_next_waits_on_a_promise_that_never_settles(isolate_of):
+    # jobs run one at a time; the one after it hangs (nothing it waits on tells the host), and
+    # the finished one's answer must not wait for that one's deadline
+    code = """exports.onExecutePostLogin = async (event, api) => {
+      if (event.user.user_id === "auth0|stuck") await new Promise(() => {});
+      api.idToken.setCustomClaim("https://example.com/ok", true);
+    };"""
+    isolate = await isolate_of(code)
+    await job(isolate)  # first run compiles
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    fine, stuck = job(isolate, budget=5.0, user_id="fine"), job(isolate, budget=3.0, user_id="stuck")
+    assert (await fine)["status"] == "completed"
+    assert loop.time() - started < 1.5
+    result = await stuck
+    assert result["status"] == "failed" and result["error"]["class"] == "action_timeout", result
+    assert isolate.recycles == 0
