@@ -298,6 +298,16 @@ def test_binding_an_undeployed_or_unknown_action_is_a_400(http, target, unchange
         assert_rejected(http.patch(BINDINGS, json={"bindings": [ref("action_id", target["id"]), binding]}), 400)
 
 
+def test_deploying_a_draft_that_did_not_build_is_a_400_naming_the_error(http):
+    action = create(http, unique("broken"), deploy=False, code="exports.onExecutePostLogin = async (event, api) => { ;;; )")
+    assert action["status"] == "failed", action
+    versions_before = http.get(f"{ACTIONS}/{action['id']}/versions").json()
+    body = assert_rejected(http.post(f"{ACTIONS}/{action['id']}/deploy"), 400)
+    assert body["errorCode"] == "action_not_built" and "failed to build" in body["message"], body
+    assert http.get(f"{ACTIONS}/{action['id']}/versions").json() == versions_before  # no version made
+    assert http.get(f"{ACTIONS}/{action['id']}").json().get("deployed_version") in (None, {})
+
+
 def test_binding_an_action_twice_is_a_400(http, target, unchanged):
     for pair in ([ref("action_id", target["id"]), ref("action_id", target["id"])],
                  [ref("action_id", target["id"]), ref("action_name", target["name"])]):

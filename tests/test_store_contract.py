@@ -37,7 +37,7 @@ from server.profiles.sqlite_profiles import SqliteProfiles
 from server.store.postgres import PostgresStore, migrate
 from server.store.postgres_repository import PostgresRepository
 from server.store.repository import Repository
-from server.store.sqlite import Conflict, SqliteStore
+from server.store.sqlite import Conflict, NotBuilt, SqliteStore
 from server.timeutil import now_iso
 
 PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
@@ -333,6 +333,22 @@ async def test_deploy_numbering_and_pruning(backend: Backend) -> None:
     assert total == 1 and rows[0]["id"] == version["id"] == action["deployed_version_id"] and rows[0]["number"] == 6
     assert await repo.deploy(TENANT, "no-such-id", action, keep=3) is None
     assert await repo.deploy(OTHER, action["id"], action, keep=3) is None
+
+
+async def test_deploying_the_stored_draft_checks_that_it_built_in_the_same_transaction(backend: Backend) -> None:
+    repo = backend.repo
+    action = await repo.insert_action(TENANT, action_fields("draft", code="exports.v = 1;"))
+    done = await repo.deploy(TENANT, action["id"], None, keep=10)  # the draft as stored now
+    assert done is not None and done[0]["code"] == "exports.v = 1;"
+    broken = await repo.update_action(TENANT, action["id"], {
+        "code": "exports.v = ;", "status": "failed", "errors": [{"id": "build_error", "msg": "Unexpected token ';'", "url": ""}]})
+    with pytest.raises(NotBuilt) as caught:
+        await repo.deploy(TENANT, action["id"], None, keep=10)
+    assert caught.value.status == "failed" and caught.value.errors[0]["msg"] == "Unexpected token ';'"
+    _, total = await repo.list_versions(TENANT, action["id"], 0, 50)
+    assert total == 1  # nothing was written
+    assert broken is not None and (await repo.get_action(TENANT, action["id"]))["deployed_version_id"] == done[0]["id"]
+    assert await repo.deploy(TENANT, "no-such-id", None, keep=3) is None
 
 
 async def test_rollback_source_and_update_draft(backend: Backend) -> None:

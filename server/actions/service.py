@@ -16,7 +16,7 @@ from ..flows.catalogue import trigger
 from ..flows.flow_cache import FlowCache
 from ..store.repository import Repository
 from ..store.secret_box import SecretBox
-from ..store.sqlite import Conflict
+from ..store.sqlite import Conflict, NotBuilt
 from ..timeutil import now_iso
 from . import model
 
@@ -139,11 +139,13 @@ class ActionService:
     # -- versions ----------------------------------------------------------------------
 
     async def deploy(self, tenant: str, action_id: str) -> dict[str, Any]:
-        action = await self.action(tenant, action_id)
-        if action["status"] != "built":
-            detail = "; ".join(e.get("msg", "") for e in action["errors"]) or action["status"]
-            raise bad_request(f"The action cannot be deployed because its code failed to build: {detail}", "action_not_built")
-        done = await self._repo.deploy(tenant, action_id, action, self._limits.versions_kept)
+        try:
+            # the draft is checked and copied in the deploy's own transaction (one store trip,
+            # and an edit that lands meanwhile is either all in the version or not at all)
+            done = await self._repo.deploy(tenant, action_id, None, self._limits.versions_kept)
+        except NotBuilt as exc:
+            detail = "; ".join(e.get("msg", "") for e in exc.errors) or exc.status
+            raise bad_request(f"The action cannot be deployed because its code failed to build: {detail}", "action_not_built") from None
         if done is None:
             raise not_found(ACTION_NOT_FOUND)
         version, action = done

@@ -25,9 +25,9 @@ import asyncpg
 import orjson
 
 from .postgres_migrations import MIGRATIONS
-from .sqlite import Conflict
+from .sqlite import Conflict, NotBuilt
 
-__all__ = ["PostgresStore", "Conflict", "TRANSIENT", "ts", "iso", "row", "rowcount", "without_nul"]
+__all__ = ["PostgresStore", "Conflict", "NotBuilt", "TRANSIENT", "ts", "iso", "row", "rowcount", "without_nul"]
 
 # pg_advisory_xact_lock key for applying migrations ("actionhost" folded into a bigint)
 MIGRATION_LOCK = 0x616374696F6E68

@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 
 from ..timeutil import now_iso
-from .postgres import PostgresStore, row, rowcount, ts, without_nul
+from .postgres import NotBuilt, PostgresStore, row, rowcount, ts, without_nul
 
 def _action(record: asyncpg.Record | None) -> dict[str, Any] | None:
     return row(record)
@@ -114,24 +114,28 @@ class PostgresRepository:
 
     # -- versions ----------------------------------------------------------------------
 
-    async def deploy(self, tenant: str, action_id: str, source: dict[str, Any], keep: int,
+    async def deploy(self, tenant: str, action_id: str, source: dict[str, Any] | None, keep: int,
                      update_draft: bool = False) -> tuple[dict[str, Any], dict[str, Any]] | None:
-        """Create version number+1 from `source` (the draft or an older version), make it the
-        deployed one, and prune to `keep` versions (never the deployed one). Returns
-        (version, action) or None when the action is gone."""
+        """Create version number+1 from `source` (an older version; None: the draft as stored
+        now, which must have built, else NotBuilt), make it the deployed one, and prune to `keep`
+        versions (never the deployed one). Returns (version, action) or None when the action is
+        gone."""
         async with self._store.transaction() as conn:
             action = _action(await conn.fetchrow(
                 "SELECT * FROM actions WHERE tenant_id = $1 AND id = $2 FOR UPDATE", tenant, action_id))
             if action is None:
                 return None
+            if source is None and action["status"] != "built":
+                raise NotBuilt(action["status"], action["errors"])
+            origin = action if source is None else source
             number = await conn.fetchval(
                 "SELECT coalesce(max(number), 0) + 1 FROM action_versions WHERE tenant_id = $1 AND action_id = $2",
                 tenant, action_id)
             now = now_iso()
             version = {
                 "id": str(uuid.uuid4()), "action_id": action_id, "number": number,
-                "code": source["code"], "dependencies": source["dependencies"], "runtime": source["runtime"],
-                "secrets": source["secrets"], "supported_triggers": source["supported_triggers"],
+                "code": origin["code"], "dependencies": origin["dependencies"], "runtime": origin["runtime"],
+                "secrets": origin["secrets"], "supported_triggers": origin["supported_triggers"],
                 "status": "built", "errors": [], "created_at": now, "updated_at": now, "built_at": now,
             }
             await conn.execute(
@@ -144,7 +148,7 @@ class PostgresRepository:
             action["updated_at"] = now
             if update_draft:
                 for key in ("code", "dependencies", "runtime", "secrets", "supported_triggers"):
-                    action[key] = source[key]
+                    action[key] = origin[key]
                 action["status"], action["errors"], action["built_at"] = "built", [], now
             await conn.execute(
                 "UPDATE actions SET deployed_version_id = $1, updated_at = $2, code = $3, dependencies = $4, runtime = $5,"

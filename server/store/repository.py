@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 from ..timeutil import now_iso
-from .sqlite import SqliteStore, dumps, loads
+from .sqlite import NotBuilt, SqliteStore, dumps, loads
 
 _ACTION_JSON = ("supported_triggers", "dependencies", "secrets", "errors")
 
@@ -120,22 +120,26 @@ class Repository:
 
     # -- versions ----------------------------------------------------------------------
 
-    async def deploy(self, tenant: str, action_id: str, source: dict[str, Any], keep: int,
+    async def deploy(self, tenant: str, action_id: str, source: dict[str, Any] | None, keep: int,
                      update_draft: bool = False) -> tuple[dict[str, Any], dict[str, Any]] | None:
-        """Create version number+1 from `source` (the draft or an older version), make it the
-        deployed one, and prune to `keep` versions (never the deployed one). Returns
-        (version, action) or None when the action is gone."""
+        """Create version number+1 from `source` (an older version; None: the draft as stored
+        now, which must have built, else NotBuilt), make it the deployed one, and prune to `keep`
+        versions (never the deployed one). Returns (version, action) or None when the action is
+        gone."""
         def op(conn: sqlite3.Connection) -> tuple[dict[str, Any], dict[str, Any]] | None:
             action = _action(conn.execute("SELECT * FROM actions WHERE tenant_id = ? AND id = ?", (tenant, action_id)).fetchone())
             if action is None:
                 return None
+            if source is None and action["status"] != "built":
+                raise NotBuilt(action["status"], action["errors"])
+            origin = action if source is None else source
             number = conn.execute("SELECT coalesce(max(number), 0) + 1 FROM action_versions WHERE tenant_id = ? AND action_id = ?",
                                   (tenant, action_id)).fetchone()[0]
             now = now_iso()
             version = {
                 "id": str(uuid.uuid4()), "action_id": action_id, "number": number,
-                "code": source["code"], "dependencies": source["dependencies"], "runtime": source["runtime"],
-                "secrets": source["secrets"], "supported_triggers": source["supported_triggers"],
+                "code": origin["code"], "dependencies": origin["dependencies"], "runtime": origin["runtime"],
+                "secrets": origin["secrets"], "supported_triggers": origin["supported_triggers"],
                 "status": "built", "errors": [], "created_at": now, "updated_at": now, "built_at": now,
             }
             conn.execute(
@@ -148,7 +152,7 @@ class Repository:
             action["updated_at"] = now
             if update_draft:
                 for key in ("code", "dependencies", "runtime", "secrets", "supported_triggers"):
-                    action[key] = source[key]
+                    action[key] = origin[key]
                 action["status"], action["errors"], action["built_at"] = "built", [], now
             conn.execute(
                 "UPDATE actions SET deployed_version_id = ?, updated_at = ?, code = ?, dependencies = ?, runtime = ?,"

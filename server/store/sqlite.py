@@ -34,6 +34,15 @@ class Conflict(Exception):
     """A uniqueness rule was broken (e.g. an action name already taken)."""
 
 
+class NotBuilt(Exception):
+    """The draft asked to be deployed has not built (`status`, and its build `errors`)."""
+
+    def __init__(self, status: str, errors: list[dict[str, Any]]) -> None:
+        super().__init__(status)
+        self.status = status
+        self.errors = errors
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
