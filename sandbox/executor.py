@@ -21,7 +21,7 @@ import orjson
 
 from .compiler import Compiler
 from .errors import PLATFORM_ERROR, failure
-from .frames import FrameWriter, read_frame
+from .frames import FrameWriter, open_frames
 from .isolate import FlowIsolate, Limits, SparePool, runtime_source
 
 
@@ -158,19 +158,14 @@ async def _close_when_idle(isolate: FlowIsolate) -> None:
 
 
 async def serve(sock: socket.socket, limits: Limits, max_isolates: int, max_flows: int) -> None:
-    reader, writer = await asyncio.open_unix_connection(sock=sock)
-    frames = FrameWriter(writer)
+    frames = FrameWriter()
     executor = Executor(frames, limits, max_isolates, max_flows)
+    closed = await open_frames(sock, frames, executor.handle)
     gc.collect()
     gc.freeze()  # startup objects stay for good: full collections need not walk them
     frames.send(["ready", os.getpid()])
     try:
-        while True:
-            messages = await read_frame(reader)
-            if messages is None:
-                break
-            for message in messages:
-                executor.handle(message)
+        await closed
     finally:
         await executor.close()
         frames.close()

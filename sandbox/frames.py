@@ -1,14 +1,18 @@
 """Length-prefixed frames of batched messages between the supervisor and its executors.
 
 A frame is a 4-byte big-endian length and an orjson array of messages; everything a side
-queues during one turn of its event loop goes out as one frame.
+queues during one turn of its event loop goes out as one frame. Arriving frames are parsed in
+the loop's read callback and each message handed on at once: no reader task to wake, no await
+per frame.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import struct
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 import orjson
 
@@ -17,10 +21,11 @@ MAX_FRAME = 256 * 2**20
 
 
 class FrameWriter:
-    """Queues messages and writes them as one frame at the end of the loop turn."""
+    """Queues messages and writes them as one frame at the end of the loop turn. Messages sent
+    before the connection is made wait in the outbox until it is."""
 
-    def __init__(self, writer: asyncio.StreamWriter) -> None:
-        self._writer = writer
+    def __init__(self) -> None:
+        self._writer: asyncio.WriteTransport | None = None
         self._outbox: list[Any] = []
         self._scheduled = False
         self.closed = False
@@ -33,9 +38,15 @@ class FrameWriter:
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
 
+    def attach(self, transport: asyncio.WriteTransport) -> None:
+        self._writer = transport
+        if self._outbox and not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
     def _flush(self) -> None:
         self._scheduled = False
-        if self.closed or not self._outbox:
+        if self.closed or not self._outbox or self._writer is None:
             return
         body = orjson.dumps(self._outbox)
         self._outbox = []
@@ -46,20 +57,65 @@ class FrameWriter:
 
     def close(self) -> None:
         self.closed = True
+        if self._writer is None:
+            return
         try:
             self._writer.close()
         except RuntimeError:
             pass
 
 
-async def read_frame(reader: asyncio.StreamReader) -> list[Any] | None:
-    """The next frame's messages, or None at end of stream."""
-    try:
-        header = await reader.readexactly(HEADER.size)
-        (length,) = HEADER.unpack(header)
-        if length > MAX_FRAME:
-            raise ValueError(f"frame of {length} bytes exceeds {MAX_FRAME}")
-        body = await reader.readexactly(length)
-    except (asyncio.IncompleteReadError, ConnectionError):
-        return None
-    return orjson.loads(body)
+class _FrameProtocol(asyncio.Protocol):
+    def __init__(self, frames: FrameWriter, on_message: Callable[[Any], None], closed: asyncio.Future[None]) -> None:
+        self._frames = frames
+        self._on_message = on_message
+        self._closed = closed
+        self._buffer = bytearray()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._frames.attach(cast(asyncio.WriteTransport, transport))  # uvloop's is not a subclass
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self._buffer
+        if buffer:  # the rest of a frame that came in parts: parsed once it is whole
+            buffer += data
+            if len(buffer) < HEADER.size or len(buffer) < HEADER.size + _length(buffer, 0):
+                return
+            data = bytes(buffer)
+            buffer.clear()
+        view = memoryview(data)
+        offset, size = 0, len(view)
+        while size - offset >= HEADER.size:
+            end = offset + HEADER.size + _length(view, offset)
+            if end > size:
+                break
+            messages = orjson.loads(view[offset + HEADER.size:end])
+            offset = end
+            for message in messages:
+                self._on_message(message)
+        if offset < size:
+            buffer += view[offset:]
+            if len(buffer) >= HEADER.size:
+                _length(buffer, 0)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self._closed.done():
+            self._closed.set_result(None)
+
+
+def _length(data: Any, offset: int) -> int:
+    (length,) = HEADER.unpack_from(data, offset)
+    if length > MAX_FRAME:
+        raise ValueError(f"frame of {length} bytes exceeds {MAX_FRAME}")  # the loop closes the transport
+    return length
+
+
+async def open_frames(sock: socket.socket, frames: FrameWriter, on_message: Callable[[Any], None]) -> asyncio.Future[None]:
+    """Frames over the connected socket `sock`: `frames` writes to it, `on_message` gets every
+    message received, in order, from the loop's read callback (which may run before this
+    returns, so both must be ready to use). The future is done when the stream ends, or breaks:
+    a malformed frame closes it."""
+    loop = asyncio.get_running_loop()
+    closed: asyncio.Future[None] = loop.create_future()
+    await loop.create_unix_connection(lambda: _FrameProtocol(frames, on_message, closed), sock=sock)
+    return closed

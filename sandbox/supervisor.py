@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from .errors import PLATFORM_ERROR, QUARANTINED, failure
-from .frames import FrameWriter, read_frame
+from .frames import FrameWriter, open_frames
 from .isolate import Limits
 from .quarantine import Quarantine
 
@@ -117,12 +117,12 @@ class Supervisor:
             )
         finally:
             child.close()
-        reader, writer = await asyncio.open_unix_connection(sock=parent)
-        handle.frames = FrameWriter(writer)
         handle.known_flows = set()
         handle.last_pong = time.monotonic()
+        handle.frames = FrameWriter()
+        closed = await open_frames(parent, handle.frames, lambda message: self._receive(handle, message))
         handle.tasks = [
-            loop.create_task(self._read(handle, reader, handle.process)),
+            loop.create_task(self._read(handle, closed, handle.process)),
             loop.create_task(self._watch(handle, handle.process)),
         ]
 
@@ -143,14 +143,9 @@ class Supervisor:
 
     # -- watching ----------------------------------------------------------------------
 
-    async def _read(self, handle: ExecutorHandle, reader: asyncio.StreamReader,
+    async def _read(self, handle: ExecutorHandle, closed: asyncio.Future[None],
                     process: asyncio.subprocess.Process) -> None:
-        while True:
-            messages = await read_frame(reader)
-            if messages is None:
-                break
-            for message in messages:
-                self._receive(handle, message)
+        await closed  # messages are taken in by _receive as they arrive
         if handle.process is process:
             await self._replace(handle, "the executor exited")
 
