@@ -34,13 +34,15 @@ class FrameWriter:
         if self.closed:
             return
         self._outbox.append(message)
-        if not self._scheduled:
-            self._scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
+        self._schedule()
 
     def attach(self, transport: asyncio.WriteTransport) -> None:
         self._writer = transport
-        if self._outbox and not self._scheduled:
+        if self._outbox:
+            self._schedule()
+
+    def _schedule(self) -> None:
+        if not self._scheduled:
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
 

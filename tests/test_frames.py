@@ -23,12 +23,19 @@ async def _until(condition, timeout: float = 5.0) -> None:
         await asyncio.sleep(0.005)
 
 
-async def test_messages_of_every_size_arrive_once_and_in_order() -> None:
+async def _receiving() -> tuple[socket.socket, list, asyncio.Future[None]]:
+    """A socket to write raw bytes into, the messages read from its other end, and that end's
+    closed future."""
     left, right = socket.socketpair()
     got: list = []
+    closed = await open_frames(right, FrameWriter(), got.append)
+    return left, got, closed
+
+
+async def test_messages_of_every_size_arrive_once_and_in_order() -> None:
+    left, got, closed = await _receiving()
     writer = FrameWriter()
     await open_frames(left, writer, lambda m: None)
-    closed = await open_frames(right, FrameWriter(), got.append)
     rng = random.Random(7)
     sent = [["run", i, "x" * rng.choice((0, 10, 5_000, 300_000, 2_000_000))] for i in range(120)]
     for message in sent:
@@ -42,9 +49,7 @@ async def test_messages_of_every_size_arrive_once_and_in_order() -> None:
 
 
 async def test_a_frame_cut_into_single_bytes_is_read_whole() -> None:
-    left, right = socket.socketpair()
-    got: list = []
-    closed = await open_frames(right, FrameWriter(), got.append)
+    left, got, closed = await _receiving()
     body = orjson.dumps([["done", 1, {"status": "completed"}], ["pong", 2, {}]])
     for byte in HEADER.pack(len(body)) + body:
         left.send(bytes([byte]))
@@ -56,9 +61,7 @@ async def test_a_frame_cut_into_single_bytes_is_read_whole() -> None:
 
 
 async def test_a_frame_announcing_more_than_the_limit_ends_the_stream() -> None:
-    left, right = socket.socketpair()
-    got: list = []
-    closed = await open_frames(right, FrameWriter(), got.append)
+    left, got, closed = await _receiving()
     left.send(HEADER.pack(MAX_FRAME + 1) + b"[")
     await asyncio.wait_for(closed, 5)
     assert got == []
