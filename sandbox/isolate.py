@@ -277,6 +277,12 @@ class FlowIsolate:
             return
         isolate, buffer = self._isolate, self._input
         assert isolate is not None and buffer is not None
+        if isolate.hard_limit_reached():
+            # the limit was hit in the microtasks that ran after the last step (a promise chain
+            # that allocates): V8 ended them without a word and no more JS runs here. A step now
+            # would clear the progress that names the running action, so recycle first.
+            await self._recycle("the isolate ran out of memory", memory=True)
+            return
         data = self._step_input()
         try:
             reply: str | None = None
