@@ -69,6 +69,11 @@ class StepTimeout(Exception):
 
 _dll: Any = None
 _dll_lock = threading.Lock()
+# Isolates are built and destroyed on worker threads. mini-racer 0.14.1 is not safe doing two of
+# these at once: two creations tripped a V8 address-space initialisation check, and a creation
+# beside a destruction crashed the process (SIGSEGV in mr_init_context / mr_free_context, seen
+# when a spare was built while a recycled isolate was closed). One lock serialises both.
+_lifecycle_lock = threading.Lock()
 
 
 def library() -> Any:
@@ -94,9 +99,7 @@ class Isolate:
         self._code: dict[str, Any] = {}
         self._buffers: list[Any] = []  # raw handles keeping SharedArrayBuffers alive
         self._callback = MR_CALLBACK(self._dispatch)  # must outlive the context
-        with _dll_lock:
-            # isolates are built on worker threads; creating two at once was seen to trip a
-            # V8 address-space initialisation check once, so creation is serialised
+        with _lifecycle_lock:
             self._ctx = self._dll.mr_init_context(self._callback)
         self.closed = False
 
@@ -320,7 +323,10 @@ class Isolate:
             self._dll.mr_free_value(self._ctx, handle)
         self._code.clear()
         self._buffers.clear()
-        self._dll.mr_free_context(self._ctx)
+        # (an isolate stuck in a walk V8 does not interrupt holds this lock, and so the next
+        # isolate's creation, until the walk ends: seconds at worst, see the README's limits)
+        with _lifecycle_lock:
+            self._dll.mr_free_context(self._ctx)
 
 
 def _expire(future: asyncio.Future[Any], timeout: float) -> None:
