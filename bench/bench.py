@@ -337,22 +337,34 @@ def main() -> None:
         print(f"bench: run {run + 1}/{args.runs} done", file=sys.stderr)
 
     m = {k: median(v) for k, v in results.items()}
+
+    def runs(values: list[float], fmt: str) -> str:
+        """The lowest and highest of the runs, so a median near a target shows how near."""
+        return f"  (runs {min(values):{fmt}}-{max(values):{fmt}})" if len(values) > 1 else ""
+
+    def ratios(a: str, b: str) -> list[float]:  # per run: both figures were taken in that run
+        return [x / y for x, y in zip(results[a], results[b])]
+
     for label, name in (("std", "standard flow"), ("write", "write-heavy flow")):
         rows.append((f"{name}: actionhost at saturation",
                      f"{m[f'ah_{label}_rps']:,.0f} req/s  p50 {m[f'ah_{label}_p50']:.2f} ms  p99 {m[f'ah_{label}_p99']:.2f} ms"
-                     + (f"  ({m[f'ah_{label}_non2xx']:.0f} non-2xx)" if m[f'ah_{label}_non2xx'] else "")))
+                     + (f"  ({m[f'ah_{label}_non2xx']:.0f} non-2xx)" if m[f'ah_{label}_non2xx'] else "")
+                     + runs(results[f"ah_{label}_rps"], ",.0f")))
         rows.append((f"{name}: actionhost at half of peak",
-                     f"{m[f'ah_{label}_half_rps']:,.0f} req/s  p50 {m[f'ah_{label}_half_p50']:.2f} ms  p99 {m[f'ah_{label}_half_p99']:.2f} ms"))
+                     f"{m[f'ah_{label}_half_rps']:,.0f} req/s  p50 {m[f'ah_{label}_half_p50']:.2f} ms  p99 {m[f'ah_{label}_half_p99']:.2f} ms"
+                     + runs(results[f"ah_{label}_half_p99"], ".2f")))
         for mode, explain in (("guarded", "vm timeout on each action, like actionhost's budget"),
                               ("unguarded", "no sync timeout: a loop would hang it")):
             rps = m[f"node_{label}_{mode}_rps"]
             rows.append((f"{name}: node:vm reference, {explain}",
-                         f"{rps:,.0f} req/s  p99 {m[f'node_{label}_{mode}_p99']:.2f} ms  ratio actionhost/node {m[f'ah_{label}_rps'] / rps:.2f}x"))
+                         f"{rps:,.0f} req/s  p99 {m[f'node_{label}_{mode}_p99']:.2f} ms  ratio actionhost/node {m[f'ah_{label}_rps'] / rps:.2f}x"
+                         + runs(ratios(f"ah_{label}_rps", f"node_{label}_{mode}_rps"), ".2f")))
     rows.append(("sandbox floor: standard flow batched in a bare isolate, no HTTP", f"{m['floor_rps']:,.0f} triggers/s"))
     rows.append(("lone trigger over HTTP (1 connection)", f"p50 {m['ah_lone_p50']:.2f} ms  p99 {m['ah_lone_p99']:.2f} ms"))
     rows.append(("driver two-hop floor (one trigger at a time into an isolate)",
                  f"p50 {m['floor_lone_p50']:.3f} ms  p99 {m['floor_lone_p99']:.3f} ms  "
-                 f"(lone HTTP p50 / floor p50 = {m['ah_lone_p50'] / m['floor_lone_p50']:.1f}x)"))
+                 f"(lone HTTP p50 / floor p50 = {m['ah_lone_p50'] / m['floor_lone_p50']:.1f}x)"
+                 + runs(ratios("ah_lone_p50", "floor_lone_p50"), ".1f")))
     rows.append(("cold start: deploy a new version / first execution after it / total (kept-alive client)",
                  f"{m['cold_deploy_ms']:.1f} ms / {m['cold_first_ms']:.1f} ms / {m['cold_deploy_ms'] + m['cold_first_ms']:.1f} ms"
                  f"  (a warm execution over the same client: {m['cold_warm_ms']:.1f} ms)"))
