@@ -242,8 +242,9 @@ class Repository:
         def op(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "INSERT OR REPLACE INTO executions (tenant_id, id, trigger_id, status, results, created_at, updated_at)"
-                " SELECT value ->> 'tenant_id', value ->> 'id', value ->> 'trigger_id', value ->> 'status',"
-                " value -> 'results', value ->> 'created_at', value ->> 'updated_at' FROM json_each(?)",
+                " SELECT json_extract(value, '$.tenant_id'), json_extract(value, '$.id'), json_extract(value, '$.trigger_id'),"
+                " json_extract(value, '$.status'), json_extract(value, '$.results'), json_extract(value, '$.created_at'),"
+                " json_extract(value, '$.updated_at') FROM json_each(?)",
                 (dumps(rows),))
         if rows:
             await self._store.write(op)
