@@ -28,6 +28,9 @@ from .driver import Isolate, JSError, StepTimeout
 from .errors import ACTION_ERROR, ACTION_TIMEOUT, PLATFORM_ERROR, failure
 
 RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime_js"
+# why an isolate is recycled when its heap limit was hit: found after a step, in its output, or
+# before the next one
+OUT_OF_MEMORY = "the isolate ran out of memory"
 
 
 def runtime_source(directory: Path = RUNTIME_DIR) -> str:
@@ -281,7 +284,7 @@ class FlowIsolate:
             # the limit was hit in the microtasks that ran after the last step (a promise chain
             # that allocates): V8 ended them without a word and no more JS runs here. A step now
             # would clear the progress that names the running action, so recycle first.
-            await self._recycle("the isolate ran out of memory", memory=True)
+            await self._recycle(OUT_OF_MEMORY, memory=True)
             return
         data = self._step_input()
         try:
@@ -301,7 +304,7 @@ class FlowIsolate:
             return
         except JSError as exc:
             oom = isolate.hard_limit_reached()
-            await self._recycle("the isolate ran out of memory" if oom else f"the isolate failed: {exc.kind}", memory=oom)
+            await self._recycle(OUT_OF_MEMORY if oom else f"the isolate failed: {exc.kind}", memory=oom)
             return
         self.steps += 1
         recycle = self._absorb(reply, isolate)
@@ -333,7 +336,7 @@ class FlowIsolate:
         if "failure" in out:
             return f"the runtime failed: {out['failure']}", False
         if isolate.hard_limit_reached():
-            return "the isolate ran out of memory", True
+            return OUT_OF_MEMORY, True
         if self.retiring and not self._inside:
             # user code changed shared built-ins: start the next jobs on clean ones
             reason, self.retiring = self.retiring, ""
