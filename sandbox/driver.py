@@ -15,6 +15,12 @@ A wake may carry a text: JS leaves it in a second SharedArrayBuffer (the outbox)
 the wake, and the callback copies it out while JS waits for the call to return. Work that
 finishes in the microtasks after an eval (an async flow) then reaches the host with the wake,
 instead of costing one more eval to collect.
+
+An eval's result may also be held back (`hold`): a step that only started jobs has nothing for
+the loop, and waking the loop for it competes, on the executor's one core, with the microtasks
+that are finishing those jobs. A held result rides along with the next wake instead (one loop
+wake per lone trigger instead of two), or is handed over as soon as the owner has new work for
+the isolate (`release_held`), or after HOLD_LIMIT.
 """
 
 from __future__ import annotations
@@ -67,6 +73,11 @@ class StepTimeout(Exception):
     """An eval did not answer before its deadline (the isolate may be spinning)."""
 
 
+# A held result reaches the loop at the latest this long after the eval (when no wake comes
+# and no new work arrives: a job waiting on a promise that never settles)
+HOLD_LIMIT = 0.002
+
+
 _dll: Any = None
 _dll_lock = threading.Lock()
 # Isolates are built and destroyed on worker threads. mini-racer 0.14.1 is not safe doing two of
@@ -96,6 +107,9 @@ class Isolate:
         self._ids = itertools.count(1)
         self._handlers: dict[int, Callable[[Any], None]] = {}
         self._waiting: dict[int, asyncio.Future[Any]] = {}  # evals not answered yet
+        self._held: list[tuple[asyncio.Future[Any], Any]] = []  # answered, not handed to the loop yet
+        self._held_lock = threading.Lock()
+        self.held = 0  # results held back so far (each saved the loop a wake unless released early)
         self._code: dict[str, Any] = {}
         self._buffers: list[Any] = []  # raw handles keeping SharedArrayBuffers alive
         self._callback = MR_CALLBACK(self._dispatch)  # must outlive the context
@@ -145,10 +159,12 @@ class Isolate:
                 self._code[source] = handle
         return handle
 
-    async def eval(self, source: str, timeout: float, *, keep_source: bool = True) -> Any:
+    async def eval(self, source: str, timeout: float, *, keep_source: bool = True,
+                   hold: Callable[[Any], bool] | None = None) -> Any:
         """Evaluate `source`; the result must be a primitive. On timeout the running JS is
         terminated (TerminateExecution) and StepTimeout raised; if the isolate never picked
-        the task up (a spinning microtask), the caller must close the isolate."""
+        the task up (a spinning microtask), the caller must close the isolate. A result for
+        which `hold(result)` is true (called on the isolate thread) is held back, see above."""
         if self.closed:
             raise JSError("terminated", "isolate closed")
         loop = self._loop
@@ -157,8 +173,13 @@ class Isolate:
 
         def on_result(raw: Any) -> None:
             self._handlers.pop(callback_id, None)
-            self._waiting.pop(callback_id, None)
             value = self._convert(raw)
+            if hold is not None and hold(value):
+                with self._held_lock:
+                    self._held.append((future, value))
+                self.held += 1
+                return
+            self._waiting.pop(callback_id, None)
             loop.call_soon_threadsafe(_settle, future, value)
 
         self._handlers[callback_id] = on_result
@@ -168,6 +189,7 @@ class Isolate:
         if not keep_source:
             self._dll.mr_free_value(self._ctx, handle)
         timer = loop.call_later(timeout, _expire, future, timeout)
+        release = loop.call_later(HOLD_LIMIT, self.release_held) if hold is not None else None
         try:
             value = await future
         except BaseException:
@@ -177,10 +199,22 @@ class Isolate:
             raise
         finally:
             timer.cancel()
+            if release is not None:
+                release.cancel()
             self._waiting.pop(callback_id, None)
         if isinstance(value, JSError):
             raise value
         return value
+
+    def release_held(self) -> None:
+        """Hand held results to their evals now (loop thread)."""
+        if self._held:
+            _settle_all(self._take_held())
+
+    def _take_held(self) -> list[tuple[asyncio.Future[Any], Any]]:
+        with self._held_lock:
+            held, self._held = self._held, []
+        return held
 
     def call_sync(self, source: str) -> Any:
         """Blocking eval for setup of a fresh isolate only (no user code has run yet)."""
@@ -216,11 +250,20 @@ class Isolate:
 
         def on_wake(raw: Any) -> None:
             self._dll.mr_free_value(self._ctx, raw)
-            self._loop.call_soon_threadsafe(self.on_wake, self._take_wake_text())
+            text = self._take_wake_text()
+            held = self._take_held() if self._held else None
+            if held:  # the held results first: the wake's text is newer than any of them
+                self._loop.call_soon_threadsafe(self._deliver, held, text)
+            else:
+                self._loop.call_soon_threadsafe(self.on_wake, text)
 
         self._handlers[callback_id] = on_wake
         function = self._dll.mr_make_js_callback(self._ctx, callback_id)
         self._set_global(global_name, function)
+
+    def _deliver(self, held: list[tuple[asyncio.Future[Any], Any]], text: str | None) -> None:
+        _settle_all(held)
+        self.on_wake(text)
 
     def accept_wake_text(self) -> None:
         """From now on the owner takes texts with the wake (before: plain wakes only, so setup
@@ -337,3 +380,8 @@ def _expire(future: asyncio.Future[Any], timeout: float) -> None:
 def _settle(future: asyncio.Future[Any], value: Any) -> None:
     if not future.done():
         future.set_result(value)
+
+
+def _settle_all(held: list[tuple[asyncio.Future[Any], Any]]) -> None:
+    for future, value in held:
+        _settle(future, value)

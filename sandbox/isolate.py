@@ -174,6 +174,11 @@ class FlowIsolate:
         return self._loop.run_in_executor(None, isolate.close)
 
     @property
+    def replies_held(self) -> int:
+        """Step replies of the current isolate that waited for a wake instead of waking the loop."""
+        return self._isolate.held if self._isolate is not None else 0
+
+    @property
     def pending(self) -> int:
         return len(self._queued) + len(self._inside)
 
@@ -234,7 +239,10 @@ class FlowIsolate:
             self._loop.create_task(self._recycle(recycle[0], memory=recycle[1]))
 
     def _kick(self) -> None:
-        if not self._driving and not self.closed:
+        if self._driving:
+            if self._isolate is not None:
+                self._isolate.release_held()  # new work for the isolate: a held step reply must not keep it waiting
+        elif not self.closed:
             self._driving = True
             self._loop.create_task(self._drive())
 
@@ -292,7 +300,8 @@ class FlowIsolate:
             for more in _write_chunks(buffer, data):
                 self._step_started = started = self._loop.time()
                 try:
-                    reply = await isolate.eval(self._step_source, self._step_timeout())
+                    # (only the last chunk's reply can be held: the jobs start with it)
+                    reply = await isolate.eval(self._step_source, self._step_timeout(), hold=None if more else self._hold)
                 finally:
                     self._step_started = None
                 self._step_seconds = 0.8 * self._step_seconds + 0.2 * (self._loop.time() - started)
@@ -310,6 +319,13 @@ class FlowIsolate:
         recycle = self._absorb(reply, isolate)
         if recycle is not None:
             await self._recycle(recycle[0], memory=recycle[1])
+
+    def _hold(self, reply: Any) -> bool:
+        """Whether a step's reply can wait for the wake that will follow it (called on the isolate
+        thread): it says nothing but that the jobs it started are running, and those jobs will
+        report with the wake when they finish (or ask for I/O or a timer)."""
+        return (isinstance(reply, str) and reply.startswith(_NOTHING_DONE) and reply.endswith("}")
+                and reply[len(_NOTHING_DONE):-1].isdigit() and bool(self._inside))
 
     def _absorb(self, reply: str, isolate: Isolate) -> tuple[str, bool] | None:
         """Take in the runtime's output (a step's reply or a wake's text): settle finished jobs,
@@ -541,6 +557,9 @@ def _write_chunks(buffer: memoryview, data: bytes):
         buffer[0:8] = (len(chunk) // 2).to_bytes(4, "little") + (1 if more else 0).to_bytes(4, "little")
         yield more
 
+
+# a step's reply when nothing finished, nothing waits on I/O or a timer, nothing failed (then `seq`)
+_NOTHING_DONE = '{"done":[],"io":[],"timer":-1,"seq":'
 
 _LONE_SURROGATE = re.compile(r"(?<!\\)\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 

@@ -97,3 +97,77 @@ async def test_a_finished_job_is_answered_while_the_next_waits_on_a_promise_that
     result = await stuck
     assert result["status"] == "failed" and result["error"]["class"] == "action_timeout", result
     assert isolate.recycles == 0
+
+
+# A step that only starts jobs has nothing for the loop: its reply is held back and handed over
+# with the wake that reports the jobs (one loop wake per lone job instead of two). These tests
+# stretch the driver's fallback release to far beyond their own timeouts, so each passes only
+# through the release it names.
+
+
+@pytest.fixture
+def hold_forever(monkeypatch):
+    from sandbox import driver
+
+    monkeypatch.setattr(driver, "HOLD_LIMIT", 3600.0)
+
+
+async def test_a_lone_jobs_step_reply_comes_with_its_wake(isolate_of, hold_forever):
+    isolate = await isolate_of()
+    await job(isolate)  # first run compiles
+    before_steps, before_held = isolate.steps, isolate.replies_held
+    for i in range(20):
+        result = await asyncio.wait_for(job(isolate, user_id=f"h{i}"), 5)
+        assert result["status"] == "completed", result
+    assert isolate.steps - before_steps == 20
+    assert isolate.replies_held - before_held == 20
+
+
+async def test_only_a_reply_with_nothing_to_act_on_is_held(isolate_of):
+    isolate = await isolate_of()
+    nothing = '{"done":[],"io":[],"timer":-1,"seq":12}'
+    assert not isolate._hold(nothing)  # no job inside: no wake will follow
+    stuck = job(isolate)
+    isolate._inside[0] = stuck  # as while a step's jobs run
+    assert isolate._hold(nothing)
+    for reply in ('{"done":[[1,{"status":"completed"}]],"io":[],"timer":-1,"seq":12}',
+                  '{"done":[],"io":[[1,"cache.get",{}]],"timer":-1,"seq":12}',
+                  '{"done":[],"io":[],"timer":5,"seq":12}',
+                  '{"done":[],"io":[],"timer":-1,"seq":12,"requeue":[3]}',
+                  '{"done":[],"io":[],"timer":-1,"seq":12,"failure":"x"}',
+                  '{"done":[],"io":[],"timer":-1,"seq":12,"retire":"Array.prototype"}',
+                  None, 7):
+        assert not isolate._hold(reply), reply
+    del isolate._inside[0]
+    await stuck
+
+
+async def test_new_work_releases_a_held_reply(isolate_of, hold_forever):
+    # the job in flight never settles, so no wake follows its step: a job submitted now must
+    # still reach the isolate in a step of its own (where it waits its turn behind the first)
+    code = """exports.onExecutePostLogin = async (event, api) => {
+      await new Promise(() => {});
+    };"""
+    isolate = await isolate_of(code)
+    stuck = job(isolate, budget=30.0)
+    await asyncio.sleep(0.2)  # its step has answered, and the answer is held
+    assert isolate.replies_held == 1
+    later = job(isolate, budget=30.0)
+    for _ in range(100):
+        if isolate.replies_held == 2:  # the new job's step ran (and its reply is held in turn)
+            break
+        await asyncio.sleep(0.05)
+    assert isolate.steps == 1 and isolate.replies_held == 2
+    assert not stuck.done() and not later.done()
+
+
+async def test_a_deadline_releases_a_held_reply(isolate_of, hold_forever):
+    code = """exports.onExecutePostLogin = async (event, api) => {
+      await new Promise(() => {});
+    };"""
+    isolate = await isolate_of(code)
+    result = await asyncio.wait_for(job(isolate, budget=0.5), 5)
+    assert result["status"] == "failed" and result["error"]["class"] == "action_timeout", result
+    assert isolate.recycles == 0
+    result = await asyncio.wait_for(job(isolate, budget=0.5), 5)  # and the isolate still serves
+    assert result["error"]["class"] == "action_timeout", result
