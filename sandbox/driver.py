@@ -20,7 +20,7 @@ An eval's result may also be held back (`hold`): a step that only started jobs h
 the loop, and waking the loop for it competes, on the executor's one core, with the microtasks
 that are finishing those jobs. A held result rides along with the next wake instead (one loop
 wake per lone trigger instead of two), or is handed over as soon as the owner has new work for
-the isolate (`release_held`), or after HOLD_LIMIT.
+the isolate (`release_held`), or by a check every HOLD_LIMIT while the eval is unanswered.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ class StepTimeout(Exception):
     """An eval did not answer before its deadline (the isolate may be spinning)."""
 
 
-# A held result reaches the loop at the latest this long after the eval (when no wake comes
+# A held result reaches the loop at the latest this long after it was held (when no wake comes
 # and no new work arrives: a job waiting on a promise that never settles)
 HOLD_LIMIT = 0.002
 
@@ -189,7 +189,14 @@ class Isolate:
         if not keep_source:
             self._dll.mr_free_value(self._ctx, handle)
         timer = loop.call_later(timeout, _expire, future, timeout)
-        release = loop.call_later(HOLD_LIMIT, self.release_held) if hold is not None else None
+        release: list[asyncio.TimerHandle] = []
+        if hold is not None:
+            def fallback() -> None:  # every HOLD_LIMIT while the eval is unanswered: a result
+                if self._held:       # held after a long step is covered too
+                    self.release_held()
+                elif not future.done():
+                    release[0] = loop.call_later(HOLD_LIMIT, fallback)
+            release.append(loop.call_later(HOLD_LIMIT, fallback))
         try:
             value = await future
         except BaseException:
@@ -199,8 +206,8 @@ class Isolate:
             raise
         finally:
             timer.cancel()
-            if release is not None:
-                release.cancel()
+            if release:
+                release[0].cancel()
             self._waiting.pop(callback_id, None)
         if isinstance(value, JSError):
             raise value

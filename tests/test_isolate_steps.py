@@ -171,3 +171,21 @@ async def test_a_deadline_releases_a_held_reply(isolate_of, hold_forever):
     assert isolate.recycles == 0
     result = await asyncio.wait_for(job(isolate, budget=0.5), 5)  # and the isolate still serves
     assert result["error"]["class"] == "action_timeout", result
+
+
+async def test_a_reply_held_after_a_long_step_is_still_released(isolate_of):
+    # the step itself runs longer than the hold limit (busy code before the first await); its
+    # reply is held, no wake follows (the promise never settles), and no new work comes
+    code = """exports.onExecutePostLogin = async (event, api) => {
+      const until = Date.now() + 30;
+      while (Date.now() < until) {}
+      await new Promise(() => {});
+    };"""
+    isolate = await isolate_of(code)
+    stuck = job(isolate, budget=30.0)
+    for _ in range(100):
+        if isolate.steps == 1:
+            break
+        await asyncio.sleep(0.05)
+    assert isolate.steps == 1 and isolate.replies_held == 1
+    assert not stuck.done()
