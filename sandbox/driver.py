@@ -191,11 +191,14 @@ class Isolate:
         timer = loop.call_later(timeout, _expire, future, timeout)
         release: list[asyncio.TimerHandle] = []
         if hold is not None:
-            def fallback() -> None:  # every HOLD_LIMIT while the eval is unanswered: a result
-                if self._held:       # held after a long step is covered too
+            # checked every HOLD_LIMIT while the eval is unanswered, not once: a step longer
+            # than that may still have its result held after the first check
+            def fallback() -> None:
+                if self._held:
                     self.release_held()
                 elif not future.done():
                     release[0] = loop.call_later(HOLD_LIMIT, fallback)
+
             release.append(loop.call_later(HOLD_LIMIT, fallback))
         try:
             value = await future
