@@ -194,9 +194,8 @@ class Isolate:
             # checked every HOLD_LIMIT while the eval is unanswered, not once: a step longer
             # than that may still have its result held after the first check
             def fallback() -> None:
-                if self._held:
-                    self.release_held()
-                elif not future.done():
+                self.release_held()
+                if not future.done():
                     release[0] = loop.call_later(HOLD_LIMIT, fallback)
 
             release.append(loop.call_later(HOLD_LIMIT, fallback))
