@@ -103,6 +103,9 @@ class Isolate:
         self._dll = library()
         self._loop = loop
         self.on_wake = on_wake  # settable: a pre-built isolate gets its owner later
+        # called on the isolate thread with a wake's text before it goes to the loop; what it
+        # returns goes to `on_wake` instead of the text (settable, like on_wake)
+        self.on_wake_text: Callable[[str], Any] | None = None
         self._outbox: memoryview | None = None
         self._ids = itertools.count(1)
         self._handlers: dict[int, Callable[[Any], None]] = {}
@@ -259,7 +262,12 @@ class Isolate:
 
         def on_wake(raw: Any) -> None:
             self._dll.mr_free_value(self._ctx, raw)
-            text = self._take_wake_text()
+            text: Any = self._take_wake_text()
+            if text is not None and self.on_wake_text is not None:
+                try:
+                    text = self.on_wake_text(text)
+                except Exception:  # noqa: BLE001 - the loop then takes the text in as it is
+                    pass
             held = self._take_held() if self._held else None
             if held:  # the held results first: the wake's text is newer than any of them
                 self._loop.call_soon_threadsafe(self._deliver, held, text)

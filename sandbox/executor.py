@@ -14,6 +14,7 @@ import gc
 import os
 import socket
 import sys
+import threading
 from collections import OrderedDict
 from typing import Any
 
@@ -22,7 +23,7 @@ import orjson
 from .compiler import Compiler
 from .errors import PLATFORM_ERROR, failure
 from .frames import FrameWriter, open_frames
-from .isolate import FlowIsolate, Limits, SparePool, runtime_source
+from .isolate import FlowIsolate, Job, Limits, SparePool, runtime_source
 
 
 class Executor:
@@ -41,6 +42,10 @@ class Executor:
         self._spares = SparePool(self._loop, self._runtime, limits)
         self._spares.refill()
         self.recycles = 0
+        # jobs answered from an isolate's thread (`_answer_now`), not yet settled on the loop
+        self._answered: set[int] = set()
+        self._answered_lock = threading.Lock()
+        self.answered_early = 0
 
     def handle(self, message: list[Any]) -> None:
         op = message[0]
@@ -60,6 +65,7 @@ class Executor:
             "isolates": len(self._isolates),
             "flows": len(self._flows),
             "recycles": self.recycles + sum(i.recycles for i in self._isolates.values()),
+            "answered_early": self.answered_early,
         }
 
     def _run(self, job_id: int, tenant: str, flow_key: str, kind: str, payload: str, budget: float,
@@ -90,7 +96,8 @@ class Executor:
     def _isolate(self, key: tuple[str, str], install: dict[str, Any]) -> FlowIsolate:
         isolate = self._isolates.get(key)
         if isolate is None:
-            isolate = FlowIsolate(self._loop, self._runtime, install, self._limits, spares=self._spares)
+            isolate = FlowIsolate(self._loop, self._runtime, install, self._limits, spares=self._spares,
+                                  answer_now=self._answer_now)
             self._isolates[key] = isolate
             self._evict()
         else:
@@ -104,7 +111,25 @@ class Executor:
             errors = [{"id": "build_error", "msg": f"could not compile: {exc}", "url": ""}]
         self._frames.send(["done", job_id, {"errors": errors}])
 
+    def _answer_now(self, finished: list[tuple[Job, dict[str, Any]]]) -> None:
+        """Results of jobs, sent in one frame from their isolate's thread as soon as the runtime
+        reports them (the loop settles the jobs later); a job the loop has settled already was
+        answered by the loop."""
+        messages = []
+        with self._answered_lock:
+            for job, result in finished:
+                if not job.future.done() and job.id not in self._answered:
+                    self._answered.add(job.id)
+                    messages.append(["done", job.id, result])
+            self.answered_early += len(messages)
+        if messages:
+            self._frames.send_now(messages)
+
     def _finished(self, job_id: int, future: asyncio.Future[dict[str, Any]]) -> None:
+        with self._answered_lock:
+            if job_id in self._answered:
+                self._answered.discard(job_id)
+                return
         if future.cancelled():
             result = failure(PLATFORM_ERROR, "the execution was cancelled")
         else:
@@ -159,6 +184,7 @@ async def _close_when_idle(isolate: FlowIsolate) -> None:
 
 async def serve(sock: socket.socket, limits: Limits, max_isolates: int, max_flows: int) -> None:
     frames = FrameWriter()
+    frames.own_writes(sock)
     executor = Executor(frames, limits, max_isolates, max_flows)
     closed = await open_frames(sock, frames, executor.handle)
     gc.collect()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
+import threading
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -22,13 +23,76 @@ MAX_FRAME = 256 * 2**20
 
 class FrameWriter:
     """Queues messages and writes them as one frame at the end of the loop turn. Messages sent
-    before the connection is made wait in the outbox until it is."""
+    before the connection is made wait in the outbox until it is.
+
+    With `own_writes`, the writer writes to the socket itself instead of through the transport
+    (which then only reads), under a lock: `send_now` may then be called from any thread and
+    writes its frame at once, without a turn of the loop."""
 
     def __init__(self) -> None:
         self._writer: asyncio.WriteTransport | None = None
         self._outbox: list[Any] = []
         self._scheduled = False
         self.closed = False
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._unsent = bytearray()  # what the socket did not take yet (own writes)
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def own_writes(self, sock: socket.socket) -> None:
+        """Write to (a duplicate of) `sock` directly from now on (call on the loop thread,
+        before the connection is opened)."""
+        self._loop = asyncio.get_running_loop()
+        self._sock = sock.dup()
+        self._sock.setblocking(False)
+
+    def send_now(self, messages: list[Any]) -> None:
+        """Write `messages` as one frame now (any thread; needs `own_writes`)."""
+        if self.closed or self._sock is None:
+            return
+        body = orjson.dumps(messages)
+        self._write(HEADER.pack(len(body)) + body)
+
+    def _write(self, data: bytes) -> None:
+        sock, loop = self._sock, self._loop
+        assert sock is not None and loop is not None
+        with self._lock:
+            if self.closed:
+                return
+            if self._unsent:
+                self._unsent += data
+                return
+            try:
+                sent = sock.send(data)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                self.closed = True
+                return
+            if sent < len(data):
+                self._unsent += data[sent:]
+                loop.call_soon_threadsafe(self._watch_writable)
+
+    def _watch_writable(self) -> None:
+        if self._sock is not None and not self.closed:
+            assert self._loop is not None
+            self._loop.add_writer(self._sock.fileno(), self._drain)
+
+    def _drain(self) -> None:
+        sock, loop = self._sock, self._loop
+        assert sock is not None and loop is not None
+        with self._lock:
+            try:
+                sent = sock.send(self._unsent) if not self.closed else 0
+            except BlockingIOError:
+                return
+            except OSError:
+                self.closed = True
+                sent = 0
+            del self._unsent[:sent]
+            if self._unsent and not self.closed:
+                return
+        loop.remove_writer(sock.fileno())
 
     def send(self, message: Any) -> None:
         if self.closed:
@@ -52,13 +116,21 @@ class FrameWriter:
             return
         body = orjson.dumps(self._outbox)
         self._outbox = []
+        if self._sock is not None:
+            self._write(HEADER.pack(len(body)) + body)
+            return
         try:
             self._writer.write(HEADER.pack(len(body)) + body)
         except (ConnectionError, RuntimeError):
             self.closed = True
 
     def close(self) -> None:
-        self.closed = True
+        with self._lock:
+            self.closed = True
+        if self._sock is not None:
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.remove_writer(self._sock.fileno())
+            self._sock.close()
         if self._writer is None:
             return
         try:

@@ -84,6 +84,7 @@ class FlowIsolate:
         limits: Limits,
         host_calls: dict[str, Callable[[Any], Awaitable[Any]]] | None = None,
         spares: SparePool | None = None,
+        answer_now: Callable[[list[tuple[Job, dict[str, Any]]]], None] | None = None,
     ) -> None:
         self._loop = loop
         self._runtime = runtime
@@ -99,6 +100,7 @@ class FlowIsolate:
         self._cancels: list[tuple[int, str]] = []
         self._host_calls = host_calls or {}
         self._spares = spares
+        self._answer_now = answer_now
         self._step_started: float | None = None  # loop.time() of the step in flight
         self._step_seconds = 0.0  # moving average of how long steps take
         self._io_replies: list[list[Any]] = []
@@ -139,6 +141,7 @@ class FlowIsolate:
             spare = load_runtime(self._loop, self._runtime, self._limits)
         isolate, buffer, step = spare.isolate, spare.buffer, spare.step
         isolate.on_wake = lambda text: self._wake_from(isolate, text)
+        isolate.on_wake_text = lambda text: self._answer_early(isolate, text)
         try:
             for more in _write_chunks(buffer, self._install):
                 reply = isolate.call_sync(step)
@@ -226,7 +229,7 @@ class FlowIsolate:
         self._wake_pending = True
         self._kick()
 
-    def _wake_from(self, isolate: Isolate, text: str | None) -> None:
+    def _wake_from(self, isolate: Isolate, text: str | dict[str, Any] | None) -> None:
         """The runtime's wake: with a text, what finished since the last step (taken in as a
         step's output); without, a step is due to collect it."""
         if text is None:
@@ -237,6 +240,20 @@ class FlowIsolate:
         recycle = self._absorb(text, isolate)
         if recycle is not None:
             self._loop.create_task(self._recycle(recycle[0], memory=recycle[1]))
+
+    def _answer_early(self, isolate: Isolate, text: str) -> Any:
+        """A wake's text, read on the isolate thread: the jobs it reports finished are answered
+        there and then (`answer_now`), before the loop takes the rest in; the loop gets the
+        parsed output."""
+        out = _parse_step_output(text)
+        if out is None:
+            return text  # the loop reports it
+        answer, inside = self._answer_now, self._inside
+        if answer is not None and out["done"] and isolate is self._isolate:
+            finished = [(inside[job_id], result) for job_id, result in out["done"] if job_id in inside]
+            if finished:
+                answer(finished)
+        return out
 
     def _kick(self) -> None:
         if self._driving:
@@ -327,11 +344,11 @@ class FlowIsolate:
         return (isinstance(reply, str) and reply.startswith(_NOTHING_DONE) and reply.endswith("}")
                 and reply[len(_NOTHING_DONE):-1].isdigit() and bool(self._inside))
 
-    def _absorb(self, reply: str, isolate: Isolate) -> tuple[str, bool] | None:
+    def _absorb(self, reply: str | dict[str, Any], isolate: Isolate) -> tuple[str, bool] | None:
         """Take in the runtime's output (a step's reply or a wake's text): settle finished jobs,
         start host calls, note requeues and timers. Returns why the isolate must be recycled
         (and whether for memory), or None."""
-        out = _parse_step_output(reply)
+        out = _parse_step_output(reply) if isinstance(reply, str) else reply
         if out is None:
             # never let one unreadable result hang every job of the step: fail them clearly
             for job in list(self._inside.values()):

@@ -90,3 +90,58 @@ def test_messages_waiting_before_the_connection_opens_are_answered(loop_factory)
         assert loop.run_until_complete(scenario()) == [["ready", 1], ["pong", 0], ["pong", 1], ["pong", 2]]
     finally:
         loop.close()
+
+
+@pytest.mark.parametrize("loop_factory", [asyncio.new_event_loop, uvloop.new_event_loop], ids=["asyncio", "uvloop"])
+def test_frames_written_at_once_from_threads_arrive_whole_and_in_each_senders_order(loop_factory) -> None:
+    """The executor's own writes: isolate threads send frames (`send_now`) while the loop sends
+    its own; frames far larger than the socket's buffer (which then waits to be drained by the
+    loop) are never cut into by another."""
+    import threading
+
+    async def scenario() -> tuple[list, list]:
+        left, right = socket.socketpair()
+        writer = FrameWriter()
+        writer.own_writes(left)
+        await open_frames(left, writer, lambda m: None)
+        got: list = []
+        closed = await open_frames(right, FrameWriter(), got.append)
+        sizes = (0, 10, 5_000, 300_000, 2_000_000)
+
+        def sender(name: str) -> None:
+            rng = random.Random(name)
+            for i in range(25):
+                batch = [[name, i, j, "x" * rng.choice(sizes)] for j in range(rng.choice((1, 3)))]
+                writer.send_now(batch)
+
+        threads = [threading.Thread(target=sender, args=(f"thread-{n}",)) for n in range(4)]
+        for t in threads:
+            t.start()
+        rng = random.Random(3)
+        for i in range(60):
+            writer.send(["loop", i, 0, "y" * rng.choice(sizes)])
+            await asyncio.sleep(0)
+        await asyncio.get_running_loop().run_in_executor(None, lambda: [t.join() for t in threads])
+        expected = [m for n in range(4) for m in _sent_by(f"thread-{n}", sizes)]
+        await _until(lambda: len(got) == len(expected) + 60, timeout=30)
+        writer.close()
+        await asyncio.wait_for(closed, 5)
+        return got, expected
+
+    loop = loop_factory()
+    try:
+        got, expected = loop.run_until_complete(scenario())
+    finally:
+        loop.close()
+    for name in [f"thread-{n}" for n in range(4)]:
+        assert [m for m in got if m[0] == name] == [m for m in expected if m[0] == name]
+    assert [m[1] for m in got if m[0] == "loop"] == list(range(60))
+
+
+def _sent_by(name: str, sizes: tuple[int, ...]) -> list:
+    """What `sender(name)` above sends, in order (the same seeded choices)."""
+    rng = random.Random(name)
+    out = []
+    for i in range(25):
+        out += [[name, i, j, "x" * rng.choice(sizes)] for j in range(rng.choice((1, 3)))]
+    return out
