@@ -3,7 +3,8 @@
 A frame is a 4-byte big-endian length and an orjson array of messages; everything a side
 queues during one turn of its event loop goes out as one frame. Arriving frames are parsed in
 the loop's read callback and each message handed on at once: no reader task to wake, no await
-per frame.
+per frame. The executor's side also writes frames straight from its isolates' threads
+(`own_writes`, `send_now`): a finished job's answer does not wait for a turn of the loop.
 """
 
 from __future__ import annotations
