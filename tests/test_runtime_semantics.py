@@ -344,3 +344,28 @@ async def test_redirect_tokens_round_trip_and_tampering_is_refused(sandbox):
     n, sub, ttl, refused = result.actions[0]["commands"][0][2]
     assert (n, sub, ttl) == (1, "auth0|42", 60)
     assert refused == "The session token is invalid: Failed signature validation"
+
+
+async def test_each_actions_start_and_end_times_are_its_own(sandbox):
+    """started_at/ended_at are ISO times in milliseconds that follow the clock: an action that
+    waits 30 ms ends 30 ms after it started, the next starts no earlier, and a later execution
+    on the same isolate is stamped later still."""
+    from datetime import datetime
+
+    flow = make_flow("exports.onExecutePostLogin = async () => { await new Promise((r) => setTimeout(r, 30)); };",
+                     "exports.onExecutePostLogin = async () => {};")
+
+    def ms(text):
+        assert text.endswith("Z") and len(text) == 24, text
+        return datetime.fromisoformat(text[:-1] + "+00:00").timestamp() * 1000
+
+    seen = []
+    for _ in range(2):
+        result = await sandbox.run("t-times", flow, payload())
+        first, second = result.actions
+        # (the start is read a moment before the duration's clock starts: it may be 1 ms earlier)
+        assert ms(first["ended_at"]) - ms(first["started_at"]) - first["duration_ms"] in (0, 1)
+        assert first["duration_ms"] >= 30
+        assert ms(first["ended_at"]) <= ms(second["started_at"]) <= ms(second["ended_at"])
+        seen.append((ms(first["started_at"]), ms(second["ended_at"])))
+    assert seen[0][1] <= seen[1][0]
