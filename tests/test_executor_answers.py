@@ -107,3 +107,25 @@ async def test_a_job_the_loop_has_settled_is_not_answered_again_from_the_isolate
         await executor.close()
         frames.close()
         await asyncio.wait_for(closed, 5)
+
+
+async def test_with_jobs_waiting_for_the_next_step_the_loop_answers_in_its_turn() -> None:
+    """Under load the loop has a step to start anyway: finished jobs are then answered by it,
+    together with what else finishes in its turn, instead of one frame per wake."""
+    from sandbox.isolate import FlowIsolate, Job, runtime_source
+
+    loop = asyncio.get_running_loop()
+    answered: list = []
+    flow = FlowIsolate(loop, runtime_source(), {"kind": "post-login", "actions": []}, Limits(), answer_now=answered.append)
+    isolate = object()
+    running = Job(1, "post-login", b"{}", loop.time() + 5, loop.create_future())
+    waiting = Job(2, "post-login", b"{}", loop.time() + 5, loop.create_future())
+    flow._isolate, flow._inside, flow._queued = isolate, {1: running}, [waiting]  # type: ignore[assignment]
+    text = '{"done":[[1,{"status":"completed"}]],"io":[],"timer":-1,"seq":1}'
+    out = flow._answer_early(isolate, text)  # type: ignore[arg-type]
+    assert answered == [] and out["done"] == [[1, {"status": "completed"}]]
+    flow._queued = []
+    flow._answer_early(isolate, text)  # type: ignore[arg-type]
+    assert answered == [[(running, {"status": "completed"})]]
+    flow._answer_early(object(), text)  # type: ignore[arg-type]  # an isolate taken out of service since
+    assert len(answered) == 1
