@@ -243,16 +243,15 @@ class FlowIsolate:
 
     def _answer_early(self, isolate: Isolate, text: str) -> Any:
         """A wake's text, read on the isolate thread: the jobs it reports finished are answered
-        there and then (`answer_now`) when no jobs wait for the loop, before the loop takes the
-        rest in; the loop gets the parsed output."""
+        there and then (`answer_now`), before the loop takes the rest in; the loop gets the
+        parsed output."""
         out = _parse_step_output(text)
         if out is None:
             return text  # the loop reports it
         answer, inside = self._answer_now, self._inside
-        # with jobs waiting for the next step, the loop is about to run anyway: it answers these
-        # together with whatever else finishes in its turn (one frame for several), which keeps
-        # the front end's per-frame work down when it is the bottleneck
-        if answer is not None and out["done"] and not self._queued and isolate is self._isolate:
+        # also with jobs waiting for the next step: the loop would start that step before its
+        # answer went out, and on the executor's one core the answer then waits for the step
+        if answer is not None and out["done"] and isolate is self._isolate:
             finished = [(inside[job_id], result) for job_id, result in out["done"] if job_id in inside]
             if finished:
                 answer(finished)
