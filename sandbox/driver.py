@@ -278,7 +278,7 @@ class Isolate:
         function = self._dll.mr_make_js_callback(self._ctx, callback_id)
         self._set_global(global_name, function)
 
-    def _deliver(self, held: list[tuple[asyncio.Future[Any], Any]], text: str | None) -> None:
+    def _deliver(self, held: list[tuple[asyncio.Future[Any], Any]], text: Any) -> None:
         _settle_all(held)
         self.on_wake(text)
 

@@ -51,8 +51,7 @@ class FrameWriter:
         """Write `messages` as one frame now (any thread; needs `own_writes`)."""
         if self.closed or self._sock is None:
             return
-        body = orjson.dumps(messages)
-        self._write(HEADER.pack(len(body)) + body)
+        self._write(_frame(messages))
 
     def _write(self, data: bytes) -> None:
         sock, loop = self._sock, self._loop
@@ -115,13 +114,13 @@ class FrameWriter:
         self._scheduled = False
         if self.closed or not self._outbox or self._writer is None:
             return
-        body = orjson.dumps(self._outbox)
+        frame = _frame(self._outbox)
         self._outbox = []
         if self._sock is not None:
-            self._write(HEADER.pack(len(body)) + body)
+            self._write(frame)
             return
         try:
-            self._writer.write(HEADER.pack(len(body)) + body)
+            self._writer.write(frame)
         except (ConnectionError, RuntimeError):
             self.closed = True
 
@@ -176,6 +175,11 @@ class _FrameProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if not self._closed.done():
             self._closed.set_result(None)
+
+
+def _frame(messages: list[Any]) -> bytes:
+    body = orjson.dumps(messages)
+    return HEADER.pack(len(body)) + body
 
 
 def _length(data: Any, offset: int) -> int:
