@@ -16,6 +16,11 @@ the wake, and the callback copies it out while JS waits for the call to return. 
 finishes in the microtasks after an eval (an async flow) then reaches the host with the wake,
 instead of costing one more eval to collect.
 
+Each isolate thread keeps one Python thread state for all its callbacks (`_dispatch`). Without
+that, ctypes makes a new one for every callback and deletes it on return: with its 16 KiB frame
+stack mapped and unmapped each time, ~25 us per callback here, two callbacks per login. The
+state is given up in one last callback when the isolate is closed (`_drop_thread_state`).
+
 An eval's result may also be held back (`hold`): a step that only started jobs has nothing for
 the loop, and waking the loop for it competes, on the executor's one core, with the microtasks
 that are finishing those jobs. A held result rides along with the next wake instead (one loop
@@ -73,6 +78,14 @@ class StepTimeout(Exception):
     """An eval did not answer before its deadline (the isolate may be spinning)."""
 
 
+# The C API that keeps an isolate thread's Python thread state between callbacks: called with
+# the GIL held, so through `pythonapi` (which does not release it).
+_gil_ensure = ctypes.pythonapi.PyGILState_Ensure
+_gil_ensure.restype = ctypes.c_int
+_gil_release = ctypes.pythonapi.PyGILState_Release
+_gil_release.argtypes = [ctypes.c_int]
+_gil_release.restype = None
+
 # A held result reaches the loop at the latest this long after it was held (when no wake comes
 # and no new work arrives: a job waiting on a promise that never settles)
 HOLD_LIMIT = 0.002
@@ -115,6 +128,9 @@ class Isolate:
         self.held = 0  # results held back so far (each saved the loop a wake unless released early)
         self._code: dict[str, Any] = {}
         self._buffers: list[Any] = []  # raw handles keeping SharedArrayBuffers alive
+        # the isolate thread's Python thread state, kept from its first callback until close
+        self._keep_thread_state = True
+        self._kept: tuple[int, int] | None = None  # (thread ident, PyGILState_Ensure's state)
         self._callback = MR_CALLBACK(self._dispatch)  # must outlive the context
         with _lifecycle_lock:
             self._ctx = self._dll.mr_init_context(self._callback)
@@ -123,6 +139,14 @@ class Isolate:
     # -- callbacks: these run on the isolate thread with the GIL held ----------------------
 
     def _dispatch(self, callback_id: int, raw: Any) -> None:
+        if self._keep_thread_state:
+            if self._kept is None:
+                # one more reference to this thread's state, held until close: ctypes' own
+                # release at the end of each callback then leaves it in place
+                self._kept = (threading.get_ident(), _gil_ensure())
+        elif self._kept is not None and self._kept[0] == threading.get_ident():
+            _gil_release(self._kept[1])  # ctypes' release at the end of this call deletes it
+            self._kept = None
         handler = self._handlers.get(callback_id)
         if handler is None:  # a late answer to an abandoned eval
             self._dll.mr_free_value(self._ctx, raw)
@@ -377,6 +401,7 @@ class Isolate:
         for future in list(self._waiting.values()):
             self._loop.call_soon_threadsafe(_settle, future, JSError("terminated", "the isolate was closed"))
         self._waiting.clear()
+        self._drop_thread_state()
         for handle in self._code.values():
             self._dll.mr_free_value(self._ctx, handle)
         for handle in self._buffers:
@@ -387,6 +412,18 @@ class Isolate:
         # isolate's creation, until the walk ends: seconds at worst, see the README's limits)
         with _lifecycle_lock:
             self._dll.mr_free_context(self._ctx)
+
+    def _drop_thread_state(self) -> None:
+        """Have the isolate thread give up the Python thread state it kept: its next callback
+        does (see _dispatch), and one is queued here, an eval of a constant, also when no state
+        seems kept yet (a first callback may be keeping one right now). An idle isolate runs
+        it at once; one busy in JS when the context is freed, which stops JS and runs what is
+        queued without it."""
+        self._keep_thread_state = False
+        data = b"0"
+        handle = self._dll.mr_alloc_string_val(self._ctx, data, len(data), _STR_UTF8)
+        self._dll.mr_eval(self._ctx, handle, next(self._ids))  # no handler: its value is freed
+        self._dll.mr_free_value(self._ctx, handle)
 
 
 def _expire(future: asyncio.Future[Any], timeout: float) -> None:
