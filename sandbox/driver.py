@@ -420,8 +420,7 @@ class Isolate:
         it at once; one busy in JS when the context is freed, which stops JS and runs what is
         queued without it."""
         self._keep_thread_state = False
-        data = b"0"
-        handle = self._dll.mr_alloc_string_val(self._ctx, data, len(data), _STR_UTF8)
+        handle = self._code_handle("0", keep=False)
         self._dll.mr_eval(self._ctx, handle, next(self._ids))  # no handler: its value is freed
         self._dll.mr_free_value(self._ctx, handle)
 
