@@ -119,6 +119,45 @@ function jsonClone(value) {
   return text === undefined ? undefined : JSONParse(text);
 }
 
+// JSON text of runtime-built data (step output, job results) for the host. Native JSON.stringify
+// looks up `toJSON` on every object it meets: on runtime-built objects and arrays that lookup
+// reaches Object.prototype and Array.prototype, where an action may have planted one (the seal
+// finds it only after that action ends, and steps run while it is suspended). While either holds
+// a `toJSON` -- or Array.prototype was given another prototype -- the text is built here by hand,
+// from own keys and indices only.
+function runtimeStringify(value) {
+  if (ObjectPrototypeHasOwnProperty(ArrayPrototype, "toJSON") || ObjectPrototypeHasOwnProperty(ObjectPrototype, "toJSON")
+      || ObjectGetPrototypeOf(ArrayPrototype) !== ObjectPrototype) {
+    return plainStringify(value, 0);
+  }
+  return JSONStringify(value);
+}
+const ArrayPrototype = Array.prototype;
+const PLAIN_STRINGIFY_DEPTH = 256;
+
+function plainStringify(value, depth) {
+  if (value === null) return "null";
+  const type = typeof value;
+  if (type === "string" || type === "boolean") return JSONStringify(value);
+  if (type === "number") return NumberIsFinite(value) ? JSONStringify(value) : "null";
+  if (type !== "object") return undefined; // undefined, functions, symbols; a BigInt throws below
+  if (depth > PLAIN_STRINGIFY_DEPTH) throw new RangeErrorCtor("value nested too deeply for the host");
+  const parts = [];
+  if (ArrayIsArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const item = ObjectPrototypeHasOwnProperty(value, i) ? plainStringify(value[i], depth + 1) : "null";
+      ArrayPrototypePush(parts, item === undefined ? "null" : item);
+    }
+    return "[" + ArrayPrototypeJoin(parts, ",") + "]";
+  }
+  const keys = ObjectKeys(value);
+  for (let i = 0; i < keys.length; i++) {
+    const item = plainStringify(value[keys[i]], depth + 1);
+    if (item !== undefined) ArrayPrototypePush(parts, JSONStringify(keys[i]) + ":" + item);
+  }
+  return "{" + ArrayPrototypeJoin(parts, ",") + "}";
+}
+
 function errorMessage(err) {
   try {
     if (err !== null && typeof err === "object" && typeof err.message === "string") {

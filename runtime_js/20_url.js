@@ -1273,7 +1273,7 @@ class URLSearchParams {
         if (typeof method !== "function") {
           throw nodeError(TypeErrorCtor, "Query pairs must be iterable", "ERR_ARG_NOT_ITERABLE");
         }
-        // the caller's own iterables, iterated with the caller's own iterator protocol
+        // lint-allow: the caller's own iterables, iterated with the caller's own iterator protocol
         for (const pair of init) {
           if (pair === null || (typeof pair !== "object" && typeof pair !== "function")) throw uspTupleError();
           if (ArrayIsArray(pair)) {
@@ -1282,7 +1282,7 @@ class URLSearchParams {
           } else {
             if (typeof pair[SymbolIterator] !== "function") throw uspTupleError();
             const items = [];
-            for (const item of pair) items[items.length] = urlToUSV(item);
+            for (const item of pair) items[items.length] = urlToUSV(item); // lint-allow: the caller's iterable
             if (items.length !== 2) throw uspTupleError();
             ArrayPrototypePush(this.#list, { name: items[0], value: items[1] });
           }

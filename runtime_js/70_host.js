@@ -84,12 +84,14 @@ function notifyHost() {
 
 // A host call from inside an execution (fetch, cache on a shared store, ...): resolved by a
 // later step's `io` reply.
+// The request carries the id of the execution that made it (-1: none), so the host can bound
+// it by that execution's budget and count it against that execution's caps.
 function hostCall(kind, args) {
   const exec = active;
   const id = ++host.ioSeq;
   return new PromiseCtor((resolve, reject) => {
     host.ioWaiters.set(id, { resolve, reject, exec });
-    ArrayPrototypePush(host.io, [id, kind, args]);
+    ArrayPrototypePush(host.io, [id, kind, args, exec === null ? -1 : exec.id]);
     notifyHost();
   });
 }
@@ -177,36 +179,50 @@ function startNextJob() {
 function newExecution(id, kind, payload) {
   const exec = {
     id, kind, payload, finished: false, logs: [], logBytes: 0, timerCount: 0, recordedChars: 0,
+    egress: [], // one trace per outbound request (48_fetch.js), for the execution record
     abortWith: null,
     abort(err) { if (!this.finished && this.abortWith !== null) this.abortWith(err); },
   };
   return exec;
 }
 
+// The host's message is read through own properties only, with index loops: a step may run
+// while an action is suspended, after it planted a getter on Object.prototype or replaced the
+// array iterator, and this message carries other executions' payloads.
+function ownField(object, key) {
+  return ObjectPrototypeHasOwnProperty(object, key) ? object[key] : undefined;
+}
+
 function handleInput(msg) {
-  if (msg.install !== undefined) {
-    const handler = host.jobKinds.get(msg.install.kind);
-    if (handler === undefined) throw new ErrorCtor("unknown job kind " + msg.install.kind);
-    if (typeof msg.install.buffer_budget === "number") BUFFER_BUDGET = msg.install.buffer_budget;
-    handler.install(msg.install);
+  const install = ownField(msg, "install");
+  if (install !== undefined) {
+    const kind = ownField(install, "kind");
+    const handler = host.jobKinds.get(kind);
+    if (handler === undefined) throw new ErrorCtor("unknown job kind " + kind);
+    const budget = ownField(install, "buffer_budget");
+    if (typeof budget === "number") BUFFER_BUDGET = budget;
+    handler.install(install);
   }
-  if (msg.io !== undefined) {
-    for (let i = 0; i < msg.io.length; i++) {
-      const [id, ok, value] = msg.io[i];
-      const waiter = host.ioWaiters.get(id);
+  const io = ownField(msg, "io");
+  if (io !== undefined) {
+    for (let i = 0; i < io.length; i++) {
+      const reply = io[i];
+      const waiter = host.ioWaiters.get(reply[0]);
       if (waiter === undefined) continue;
-      host.ioWaiters.delete(id);
+      host.ioWaiters.delete(reply[0]);
       if (waiter.exec === null || waiter.exec.finished) continue;
-      if (ok) waiter.resolve(value); else waiter.reject(new ErrorCtor(StringCtor(value)));
+      if (reply[1]) waiter.resolve(reply[2]); else waiter.reject(new ErrorCtor(StringCtor(reply[2])));
     }
   }
-  if (msg.cancel !== undefined) {
-    for (let i = 0; i < msg.cancel.length; i++) cancelJob(msg.cancel[i][0], msg.cancel[i][1]);
+  const cancel = ownField(msg, "cancel");
+  if (cancel !== undefined) {
+    for (let i = 0; i < cancel.length; i++) cancelJob(cancel[i][0], cancel[i][1]);
   }
-  if (msg.jobs !== undefined) {
-    for (let i = 0; i < msg.jobs.length; i++) {
-      const [id, kind, payload] = msg.jobs[i];
-      ArrayPrototypePush(host.queue, newExecution(id, kind, payload));
+  const jobs = ownField(msg, "jobs");
+  if (jobs !== undefined) {
+    for (let i = 0; i < jobs.length; i++) {
+      const job = jobs[i];
+      ArrayPrototypePush(host.queue, newExecution(job[0], job[1], job[2]));
     }
   }
 }
@@ -261,9 +277,9 @@ function takeOutput(failure, room) {
   if (host.retire !== "") rest.retire = host.retire;
   let restText;
   try {
-    restText = JSONStringify(rest);
+    restText = runtimeStringify(rest);
   } catch (err) {
-    restText = JSONStringify({ io: [], timer: -1, failure: "step output not serialisable: " + errorMessage(err) });
+    restText = runtimeStringify({ io: [], timer: -1, failure: "step output not serialisable: " + errorMessage(err) });
   }
   let size = restText.length + 10;
   for (let i = 0; i < host.done.length && size <= room; i++) size += host.done[i].length + 1;
@@ -282,12 +298,12 @@ const RESULT_MAX_CHARS = 4 * 1024 * 1024;
 function doneText(id, result) {
   let text;
   try {
-    text = JSONStringify([id, result]);
+    text = runtimeStringify([id, result]);
   } catch (err) {
-    return JSONStringify([id, { status: "failed", error: { class: "platform_error", message: "the execution's result is not serialisable: " + errorMessage(err) } }]);
+    return runtimeStringify([id, { status: "failed", error: { class: "platform_error", message: "the execution's result is not serialisable: " + errorMessage(err) } }]);
   }
   if (text.length > RESULT_MAX_CHARS) {
-    return JSONStringify([id, { status: "failed", error: { class: "action_error",
+    return runtimeStringify([id, { status: "failed", error: { class: "action_error",
       message: "the execution's result is " + text.length + " characters of JSON, over the limit of " + RESULT_MAX_CHARS + "; nothing it recorded was applied" } }]);
   }
   return text;

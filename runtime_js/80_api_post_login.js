@@ -30,7 +30,7 @@ const SESSION_META_KEY = /^[a-zA-Z0-9_-]{1,255}$/;
 function utf8Length(s) {
   let n = 0;
   for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
+    const c = StringPrototypeCharCodeAt(s, i);
     if (c < 0x80) n += 1;
     else if (c < 0x800) n += 2;
     else if (c >= 0xd800 && c <= 0xdbff) { n += 4; i++; }

@@ -105,14 +105,17 @@ function raceAbort(exec, promise) {
 }
 
 async function runPostLogin(exec) {
+  // the payload is read through own properties only (see handleInput in 70_host.js)
   const payload = exec.payload;
-  const eventText = JSONStringify(payload.event);
-  const resume = payload.resume || null;
-  const start = resume ? NumberCtor(resume.index) : 0;
+  const eventIn = ownField(payload, "event");
+  const eventText = JSONStringify(eventIn);
+  const resume = ownField(payload, "resume") || null;
+  const start = resume ? NumberCtor(ownField(resume, "index")) : 0;
+  const transactionIn = isPlainObject(eventIn) ? ownField(eventIn, "transaction") : undefined;
   const state = {
     appMetadata: ObjectCreate(null), userMetadata: ObjectCreate(null),
-    transactionMetadata: (payload.event && payload.event.transaction && isPlainObject(payload.event.transaction.metadata))
-      ? payload.event.transaction.metadata : {},
+    transactionMetadata: isPlainObject(transactionIn) && isPlainObject(ownField(transactionIn, "metadata"))
+      ? ownField(transactionIn, "metadata") : {},
     denied: false, redirected: false,
   };
   const results = [];

@@ -38,18 +38,49 @@ const SEALED_GLOBALS = ["Object", "Function", "Array", "String", "Number", "Bool
   "crypto", "undefined", "NaN", "Infinity", "globalThis"];
 // [object, label, keys-to-check or undefined for all keys plus a check for planted keys]. A
 // planted key on Object.prototype shows up in every event object of every later execution; on
-// the others it is checked by identity only (counting keys of the big prototypes costs ~1 us each).
+// the others listed with their keys it is checked by identity only (counting keys of the big
+// prototypes costs ~1 us each).
 const allKeys = (object) => ReflectOwnKeys(object);
 const SEALED_OBJECTS = [
   [globalThis, "globalThis", SEALED_GLOBALS],
   [Object.prototype, "Object.prototype"], [Function.prototype, "Function.prototype"],
   [JSON, "JSON"], [Promise, "Promise"], [Promise.prototype, "Promise.prototype"], [Array, "Array"],
-  [Object, "Object", allKeys(Object)], [Array.prototype, "Array.prototype", allKeys(Array.prototype)],
+  [Object, "Object", allKeys(Object)],
   [String.prototype, "String.prototype", allKeys(String.prototype)], [Reflect, "Reflect", allKeys(Reflect)],
   // the runtime's captured RegExp methods still call `this.exec`; console and crypto are shared
   // by every execution of the isolate; Error's knobs are reset before each check (above)
   [RegExp.prototype, "RegExp.prototype"], [Error, "Error"], [globalThis.console, "console"],
+  // Array.prototype's own keys are counted too: a planted `toJSON` or index getter there would
+  // run inside every JSON.stringify and array read of later executions
+  [Array.prototype, "Array.prototype"],
 ];
+// The iterator protocol: destructuring, spread, for...of, yield* and Array.from in user code (and
+// in libraries the runtime vendors) call these `next` methods and the Symbol.iterator methods of
+// the shared prototypes; a replaced one would run inside every later execution's iteration.
+const GeneratorFunctionPrototype = ObjectGetPrototypeOf(function* () {});
+const AsyncGeneratorFunctionPrototype = ObjectGetPrototypeOf(async function* () {});
+const ITERATOR_PROTOTYPES = [
+  [IteratorPrototype, "%IteratorPrototype%"],
+  [ObjectGetPrototypeOf([][SymbolIterator]()), "%ArrayIteratorPrototype%"],
+  [ObjectGetPrototypeOf(new Map()[SymbolIterator]()), "%MapIteratorPrototype%"],
+  [ObjectGetPrototypeOf(new Set()[SymbolIterator]()), "%SetIteratorPrototype%"],
+  [ObjectGetPrototypeOf(""[SymbolIterator]()), "%StringIteratorPrototype%"],
+  [ObjectGetPrototypeOf(/a/g[Symbol.matchAll]("a")), "%RegExpStringIteratorPrototype%"],
+  [ObjectGetPrototypeOf(AsyncGeneratorFunctionPrototype.prototype), "%AsyncIteratorPrototype%"],
+  [GeneratorFunctionPrototype, "%GeneratorFunction.prototype%"],
+  [GeneratorFunctionPrototype.prototype, "%GeneratorPrototype%"],
+  [AsyncGeneratorFunctionPrototype, "%AsyncGeneratorFunction.prototype%"],
+  [AsyncGeneratorFunctionPrototype.prototype, "%AsyncGeneratorPrototype%"],
+  [Map.prototype, "Map.prototype"], [Set.prototype, "Set.prototype"],
+  [TypedArrayPrototype, "%TypedArray%.prototype"],
+];
+if (typeof globalThis.Iterator === "function") ArrayPrototypePush(ITERATOR_PROTOTYPES, [globalThis.Iterator, "Iterator"]);
+if (typeof Intl === "object" && typeof Intl.Segmenter === "function") {
+  const segments = new Intl.Segmenter().segment("a");
+  ArrayPrototypePush(ITERATOR_PROTOTYPES, [ObjectGetPrototypeOf(segments), "%SegmentsPrototype%"],
+    [ObjectGetPrototypeOf(segments[SymbolIterator]()), "%SegmentIteratorPrototype%"]);
+}
+for (let i = 0; i < ITERATOR_PROTOTYPES.length; i++) ArrayPrototypePush(SEALED_OBJECTS, ITERATOR_PROTOTYPES[i]);
 if (typeof globalThis.crypto === "object") ArrayPrototypePush(SEALED_OBJECTS, [globalThis.crypto, "crypto"], [ObjectGetPrototypeOf(globalThis.crypto), "Crypto.prototype"]);
 
 // Error.prepareStackTrace and Error.stackTraceLimit are Node's knobs for stack traces, which
