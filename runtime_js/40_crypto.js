@@ -156,13 +156,39 @@ function jwtVerifyHS256(token, secret, expect) {
 
 // ---- crypto global -------------------------------------------------------------------------
 
-// NOT cryptographically strong: the isolate has no entropy source but Math.random (V8's
-// xorshift128+, captured before user code ran), so these values are unpredictable only to
-// code that cannot observe that generator. Good for ids and nonces that merely must not
-// collide; anything secret must come from the host.
+// Random bytes come from the operating system's CSPRNG (os.urandom), through the synchronous
+// host call (41_host_sync.js): a runtime-private pool of RANDOM_POOL_SIZE bytes, refilled by
+// the host when it runs dry; larger requests go to the host directly. Bytes handed out are
+// zeroed in the pool, so no later code of this isolate can find them there. Never Math.random.
+const RANDOM_POOL_SIZE = 4096;
+const TypedArrayPrototypeFill = uncurryThis(TypedArrayPrototype.fill);
+let randomPool = null;
+let randomPoolAt = RANDOM_POOL_SIZE;
+
+function hostRandom(n) { return hostSync("random", "" + n); }
+
+// Fills a Uint8Array with random bytes.
 function randomFill(view) {
   const n = TypedArrayPrototypeGetLength(view);
-  for (let i = 0; i < n; i++) view[i] = MathFloor(MathRandom() * 256);
+  if (n > RANDOM_POOL_SIZE / 4) {
+    const bytes = hostRandom(n);
+    TypedArrayPrototypeSet(view, bytes);
+    TypedArrayPrototypeFill(bytes, 0);
+    return;
+  }
+  let done = 0;
+  while (done < n) {
+    if (randomPoolAt >= RANDOM_POOL_SIZE) {
+      randomPool = hostRandom(RANDOM_POOL_SIZE);
+      randomPoolAt = 0;
+    }
+    const k = MathMin(n - done, RANDOM_POOL_SIZE - randomPoolAt);
+    const from = bytesSlice(randomPool, randomPoolAt, k);
+    TypedArrayPrototypeSet(view, from, done);
+    TypedArrayPrototypeFill(from, 0);
+    randomPoolAt += k;
+    done += k;
+  }
 }
 
 const CRYPTO_INTERNAL = {};
@@ -187,7 +213,7 @@ class Crypto {
     return array;
   }
 
-  // RFC 4122 version 4, from the same (non-cryptographic) source as getRandomValues
+  // RFC 4122 version 4, from the same source as getRandomValues
   randomUUID() {
     const b = new Uint8ArrayCtor(16);
     randomFill(b);

@@ -21,6 +21,11 @@ that, ctypes makes a new one for every callback and deletes it on return: with i
 stack mapped and unmapped each time, ~25 us per callback here, two callbacks per login. The
 state is given up in one last callback when the isolate is closed (`_drop_thread_state`).
 
+JS can also call the host synchronously (`install_sync`): a second callback and its own shared
+buffer carry a request and its answer within one JS call, computed by Python on the isolate's
+thread while JS waits (random bytes, digests, RSA/EC, zlib: ~5 us per call). The handlers must be
+short: the isolate, and the GIL, are theirs until they return.
+
 An eval's result may also be held back (`hold`): a step that only started jobs has nothing for
 the loop, and waking the loop for it competes, on the executor's one core, with the microtasks
 that are finishing those jobs. A held result rides along with the next wake instead (one loop
@@ -33,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import itertools
+import json
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -89,6 +95,27 @@ _gil_release.restype = None
 # A held result reaches the loop at the latest this long after it was held (when no wake comes
 # and no new work arrives: a job waiting on a promise that never settles)
 HOLD_LIMIT = 0.002
+
+
+# The synchronous host call (Isolate.install_sync; runtime_js/41_host_sync.js)
+SYNC_PUT, SYNC_CALL, SYNC_MORE, SYNC_OK, SYNC_ERROR = 1, 2, 3, 4, 5
+SYNC_DATA_AT = 16
+SYNC_REQUEST_MAX = 16 * 2**20
+
+
+class SyncCallError(Exception):
+    """Raised by a synchronous host call's handler: the calling JS gets a `name` (Error,
+    TypeError, RangeError) with `message` and, when given, Node's `code`."""
+
+    def __init__(self, message: str, name: str = "Error", code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.name = name
+        self.code = code
+
+
+def _json_error(name: str, message: str, code: str | None) -> bytes:
+    return json.dumps({"name": name, "message": message, "code": code}).encode("utf-8")
 
 
 _dll: Any = None
@@ -299,6 +326,80 @@ class Isolate:
                 self._loop.call_soon_threadsafe(self.on_wake, text)
 
         self._handlers[callback_id] = on_wake
+        function = self._dll.mr_make_js_callback(self._ctx, callback_id)
+        self._set_global(global_name, function)
+
+    def install_sync(self, global_name: str, buffer_name: str, size: int,
+                     handler: Callable[[str, bytes], bytes]) -> None:
+        """Put a synchronous JS->Python call at globalThis[global_name], with its SharedArrayBuffer
+        of `size` bytes at globalThis[buffer_name] (setup only; the runtime takes both into a
+        closure and deletes the globals before user code runs). JS writes a request into the
+        buffer and calls the function; the callback runs `handler(kind, payload)` right there, on
+        the isolate's thread (JS waits for the call to return, no loop hop), and leaves the
+        answer in the buffer. Layout (runtime_js/41_host_sync.js): Int32 [0] op, [1] byte length
+        of the chunk at byte SYNC_DATA_AT, [2] bytes of the answer still to come; ops are
+        SYNC_PUT (a request chunk, more follow), SYNC_CALL (the last chunk: run the call),
+        SYNC_MORE (the next answer chunk). The host answers with [0] = SYNC_OK or SYNC_ERROR
+        (the chunk is then a JSON {name, message, code}). A request is `kind` (ASCII) + NUL +
+        payload, at most SYNC_REQUEST_MAX bytes; the function's own arguments are never read."""
+        box = self.new_shared_buffer(size, buffer_name)
+        header = box[0:SYNC_DATA_AT].cast("i")
+        room = size - SYNC_DATA_AT
+        request = bytearray()
+        # the answer being handed over, and how much of it JS has taken
+        state: dict[str, Any] = {"overflow": False, "answer": b"", "at": 0}
+        callback_id = next(self._ids)
+
+        def put(status: int, data: bytes, at: int = 0) -> None:
+            n = min(len(data) - at, room)
+            box[SYNC_DATA_AT : SYNC_DATA_AT + n] = data[at : at + n]
+            rest = len(data) - at - n
+            state["answer"], state["at"] = (data, at + n) if rest else (b"", 0)
+            header[1] = n
+            header[2] = rest
+            header[0] = status
+
+        def fail(name: str, message: str, code: str | None = None) -> None:
+            put(SYNC_ERROR, _json_error(name, message, code))
+
+        def on_call(raw: Any) -> None:
+            self._dll.mr_free_value(self._ctx, raw)
+            try:
+                op, n = header[0], header[1]
+                if n < 0 or n > room:
+                    fail("Error", "malformed host call")
+                    return
+                if op == SYNC_MORE:
+                    put(SYNC_OK, state["answer"], state["at"])
+                    return
+                if op not in (SYNC_PUT, SYNC_CALL):
+                    fail("Error", "malformed host call")
+                    return
+                if len(request) + n > SYNC_REQUEST_MAX:
+                    state["overflow"] = True
+                if not state["overflow"]:
+                    request.extend(box[SYNC_DATA_AT : SYNC_DATA_AT + n])
+                if op == SYNC_PUT:
+                    header[0] = SYNC_OK
+                    return
+                data, overflow = bytes(request), state["overflow"]
+                del request[:]
+                state["overflow"] = False
+                if overflow:
+                    fail("RangeError", f"the data is over the host call limit of {SYNC_REQUEST_MAX} bytes",
+                         "ERR_OUT_OF_RANGE")
+                    return
+                kind, sep, payload = data.partition(b"\0")
+                if not sep:
+                    fail("Error", "malformed host call")
+                    return
+                put(SYNC_OK, bytes(handler(kind.decode("ascii", "replace"), payload)))
+            except SyncCallError as exc:
+                fail(exc.name, exc.message, exc.code)
+            except Exception as exc:  # noqa: BLE001 - reported to the calling JS, never raised here
+                fail("Error", f"host call failed: {type(exc).__name__}: {exc}")
+
+        self._handlers[callback_id] = on_call
         function = self._dll.mr_make_js_callback(self._ctx, callback_id)
         self._set_global(global_name, function)
 
