@@ -295,8 +295,27 @@ class AuthenticationApi {
   }
 }
 
+// Logins that cannot take the user anywhere (Auth0's canRedirect() is false for them): the
+// non-interactive grants (refresh token, password / resource owner, token exchange, ...) and
+// silent authentication (prompt=none). Read from the event the host sent, not the action's copy.
+const NON_INTERACTIVE_PROTOCOLS = ["oauth2-refresh-token", "oauth2-password", "oauth2-resource-owner",
+  "oauth2-resource-owner-jwt-bearer", "oauth2-access-token", "oauth2-token-exchange", "wstrust-usernamemixed",
+  "delegation"];
+
+function loginCanRedirect(exec) {
+  const event = ownField(exec.payload, "event");
+  if (!isPlainObject(event)) return true;
+  const transaction = ownField(event, "transaction");
+  const protocol = isPlainObject(transaction) ? ownField(transaction, "protocol") : undefined;
+  if (typeof protocol === "string" && ArrayPrototypeIndexOf(NON_INTERACTIVE_PROTOCOLS, protocol) !== -1) return false;
+  const request = ownField(event, "request");
+  const query = isPlainObject(request) ? ownField(request, "query") : undefined;
+  return !(isPlainObject(query) && ownField(query, "prompt") === "none");
+}
+
 class RedirectApi {
   #c; constructor(c) { this.#c = c; }
+  canRedirect() { return loginCanRedirect(this.#c.exec); }
   sendUserTo(url, options) {
     const c = this.#c;
     if (c.rendered) throw new ErrorCtor("Redirect and render commands cannot be used in the same action.");

@@ -33,6 +33,13 @@ function handlerOf(action, which) {
   return handler;
 }
 
+function lacksHandler(action, which) {
+  let exported;
+  try { exported = loadModule(action.module); } catch (_) { return false; }
+  return exported === null || (typeof exported !== "object" && typeof exported !== "function")
+    ? false : typeof exported[which] !== "function";
+}
+
 // Keys come from user code ("__proto__" included): define, never assign.
 function setOwn(target, key, value) {
   ObjectDefineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
@@ -121,11 +128,16 @@ async function runPostLogin(exec) {
   const results = [];
   let status = "completed";
   let error = null;
+  let resumeAt = -1;
   for (let i = start; i < flow.actions.length; i++) {
     const action = flow.actions[i];
     const which = resume && i === start ? HANDLERS.continue : HANDLERS.execute;
+    // an action that redirected without an onContinuePostLogin: the flow goes on with the next
+    // action, as Auth0 does (a module that fails to load still fails below)
+    if (which === HANDLERS.continue && lacksHandler(action, which)) continue;
     const record = { name: action.name, status: "ok", started_at: isoTime(DateNow()), duration_ms: 0, commands: [] };
     const logFrom = exec.logs.length;
+    const egressFrom = exec.egress.length;
     markProgress(exec.id, i);
     const began = DateNow();
     const ctx = { exec, state, record, event: null, action, index: i, continuing: which === HANDLERS.continue };
@@ -160,15 +172,17 @@ async function runPostLogin(exec) {
     record.duration_ms = ended - began;
     record.ended_at = isoTime(ended);
     record.logs = logsSince(exec, logFrom);
+    // outbound requests this action made (48_fetch.js), for the execution record and /metrics
+    if (exec.egress.length > egressFrom) record.egress = ArrayPrototypeSlice(exec.egress, egressFrom);
     ArrayPrototypePush(results, record);
     if (status === "failed") break;
     foldMetadata(state, record.commands);
     if (state.denied) { status = "denied"; break; }
-    if (state.redirected) { status = "redirect"; break; }
+    if (state.redirected) { status = "redirect"; resumeAt = i; break; }
   }
   const out = { status, actions: results, transaction_metadata: state.transactionMetadata };
   if (error !== null) out.error = error;
-  if (status === "redirect") out.resume_index = start + results.length - 1;
+  if (status === "redirect") out.resume_index = resumeAt;
   return out;
 }
 

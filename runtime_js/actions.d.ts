@@ -675,6 +675,8 @@ declare global {
 
     /** `api.redirect`. */
     interface RedirectAPI {
+      /** Whether this login can take the user somewhere: false for non-interactive grants (refresh token, password / resource owner, token exchange, ...) and for `prompt=none`. */
+      canRedirect(): boolean;
       /** Redirect the user to `url` once this Action finishes; later Actions wait for `/continue` (not with `api.prompt.render()` in the same Action). */
       sendUserTo(url: string, options?: SendUserToOptions): PostLoginAPI;
       /** Sign a JWT (HS256) carrying iat, iss, sub, exp, ip and `payload`, to pass to the redirect target. */

@@ -42,6 +42,7 @@ class Compiler:
                 return [_error("The code took too long to compile")]
 
     async def _check(self, isolate: Isolate, code: str) -> list[dict[str, str]]:
+        code = without_hashbang(code)
         try:
             await isolate.eval(WRAPPER + code + "\n})", 5.0, keep_source=False)
         except JSError as exc:
@@ -70,6 +71,13 @@ class Compiler:
         isolate, self._isolate = self._isolate, None
         if isolate is not None:
             await self._loop.run_in_executor(None, isolate.close)
+
+
+def without_hashbang(code: str) -> str:
+    """Node accepts a first line `#!...` in a module (a script made executable); inside a wrapper
+    it is a syntax error, so it becomes a comment of the same length (lines and columns stay).
+    runtime_js/50_modules.js does the same before compiling."""
+    return "//" + code[2:] if code.startswith("#!") else code
 
 
 def _error(message: str) -> dict[str, str]:

@@ -369,3 +369,58 @@ async def test_each_actions_start_and_end_times_are_its_own(sandbox):
         assert ms(first["ended_at"]) <= ms(second["started_at"]) <= ms(second["ended_at"])
         seen.append((ms(first["started_at"]), ms(second["ended_at"])))
     assert seen[0][1] <= seen[1][0]
+
+
+async def test_continue_of_an_action_without_a_continue_handler_goes_on_with_the_next_action(sandbox):
+    flow = make_flow(
+        "exports.onExecutePostLogin = async (event, api) => { api.redirect.sendUserTo('https://x.example.com'); };",
+        "exports.onExecutePostLogin = async (event, api) => { api.idToken.setCustomClaim('second', true); };",
+        """exports.onExecutePostLogin = async (event, api) => { api.redirect.sendUserTo('https://y.example.com'); };
+           exports.onContinuePostLogin = async () => {};""",
+    )
+    result = await sandbox.run("t", flow, payload(resume={"index": 0}))
+    assert result.status == "redirect", result.data
+    assert [a["name"] for a in result.actions] == ["action_2", "action_3"]
+    assert result.actions[0]["commands"] == [["idToken.setCustomClaim", "second", True]]
+    # the second redirect resumes at the third action, by its position in the flow
+    assert result.data["resume_index"] == 2
+
+
+@pytest.mark.parametrize(("protocol", "query", "expected"), [
+    ("oidc-basic-profile", {}, True),
+    ("oauth2-refresh-token", {}, False),
+    ("oauth2-password", {}, False),
+    ("oauth2-resource-owner", {}, False),
+    ("oauth2-token-exchange", {}, False),
+    ("oidc-basic-profile", {"prompt": "none"}, False),
+    ("oidc-basic-profile", {"prompt": "login"}, True),
+])
+async def test_can_redirect_is_false_where_auth0_cannot_redirect(sandbox, protocol, query, expected):
+    event = workload_event()
+    event["transaction"]["protocol"] = protocol
+    event["request"]["query"] = query
+    result = await run(sandbox, """exports.onExecutePostLogin = async (event, api) => {
+        event.transaction.protocol = "oidc-basic-profile";  // the action's own copy does not decide it
+        api.idToken.setCustomClaim('can', api.redirect.canRedirect());
+    };""", event=event)
+    assert result.actions[0]["commands"] == [["idToken.setCustomClaim", "can", expected]], result.data
+
+
+async def test_a_hashbang_first_line_compiles_and_keeps_line_numbers(sandbox):
+    result = await run(sandbox, "#!/usr/bin/env node\n'use strict';\nexports.onExecutePostLogin = async (event, api) => {\n  throw new Error('line 4');\n};\n")
+    assert result.status == "failed"
+    assert result.error["message"] == "Error: line 4"
+    assert ":4:" in result.error["stack"], result.error["stack"]
+
+
+async def test_a_hashbang_first_line_passes_the_build_check():
+    import asyncio
+
+    from sandbox.compiler import Compiler
+    compiler = Compiler(asyncio.get_running_loop())
+    try:
+        assert await compiler.check("#!/usr/bin/env node\nexports.onExecutePostLogin = async () => {};\n") == []
+        errors = await compiler.check("#!/usr/bin/env node\nexports.onExecutePostLogin = ;\n")
+        assert errors and "line 2" in errors[0]["msg"], errors
+    finally:
+        await compiler.close()
