@@ -1,6 +1,6 @@
 """GET /metrics in Prometheus' text format: executions by status and error class, execution
-latency, profile writes and 429 retries, isolate recycles, executor restarts, quarantined
-flows, dropped execution records. One registry per application."""
+latency, actions' outbound requests, profile writes and 429 retries, isolate recycles, executor
+restarts, quarantined flows, dropped execution records. One registry per application."""
 
 from __future__ import annotations
 
@@ -22,6 +22,21 @@ class Metrics:
                                   ["trigger", "status", "error_class"], registry=self.registry)
         self.latency = Histogram("actionhost_execution_seconds", "Wall time of a trigger execution, profile write included",
                                  ["trigger"], buckets=LATENCY_BUCKETS, registry=self.registry)
+
+        self.egress = Counter("actionhost_egress_requests", "Outbound requests of actions by outcome "
+                              "(ok, denied, error, timeout, too_large, aborted)", ["outcome"], registry=self.registry)
+        self.egress_latency = Histogram("actionhost_egress_seconds", "Wall time of an action's outbound request",
+                                        buckets=LATENCY_BUCKETS, registry=self.registry)
+
+    def observe_egress(self, requests: list[dict[str, Any]]) -> None:
+        """The outbound requests of one action, as its result lists them (runtime_js/48_fetch.js)."""
+        for request in requests:
+            if not isinstance(request, dict):
+                continue
+            self.egress.labels(str(request.get("outcome", "error"))[:16]).inc()
+            duration = request.get("duration_ms")
+            if isinstance(duration, (int, float)) and duration >= 0:
+                self.egress_latency.observe(duration / 1000.0)
 
     def observe(self, trigger: str, status: str, error_class: str | None, seconds: float) -> None:
         self.executions.labels(trigger, status, error_class or "").inc()

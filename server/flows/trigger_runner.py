@@ -215,6 +215,11 @@ class TriggerRunner:
             if a.get("error"):
                 entry["error"] = {"id": "action_error" if a.get("status") == "error" else "action_timeout",
                                   "msg": a["error"].get("message", ""), "url": ""}
+            egress = a.get("egress")
+            if egress:
+                entry["egress"] = egress
+                if self._metrics is not None:
+                    self._metrics.observe_egress(egress)
             results.append(entry)
         status = {"allowed": "final", "denied": "final", "failed": "final", "redirect": "suspended"}[response["status"]]
         record = {"tenant_id": tenant, "id": execution_id, "trigger_id": trigger_id, "status": status,

@@ -294,6 +294,19 @@ SCHEMAS: dict[str, Any] = {
                         "duration_ms": {"type": "number", "nullable": True},
                         "logs": {"type": "string"},
                         "error": ref("BuildError"),
+                        "egress": {
+                            "type": "array", "description": "The action's outbound requests (fetch, http/https), in order",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "method": {"type": "string"}, "host": {"type": "string"},
+                                    "path": {"type": "string", "description": "without the query"},
+                                    "status": {"type": "integer", "nullable": True},
+                                    "duration_ms": {"type": "number"}, "bytes": {"type": "integer"},
+                                    "outcome": {"type": "string", "enum": ["ok", "denied", "error", "timeout", "too_large", "aborted"]},
+                                },
+                            },
+                        },
                     },
                 },
             },
