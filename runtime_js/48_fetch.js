@@ -393,6 +393,7 @@ let signalReason;               // (signal) -> reason
 let signalAbort;                // (signal, reason) -> void
 let signalAddAlgorithm;         // (signal, fn) -> void; fn runs on abort, before the event
 let signalRemoveAlgorithm;      // (signal, fn) -> void
+let signalAddDependent;         // (signal, dependent) -> void
 let isAbortSignal;
 
 function abortError() {
@@ -407,6 +408,7 @@ class AbortSignal extends EventTarget {
   #aborted = false;
   #reason = undefined;
   #algorithms = [];
+  #dependents = [];             // signals that abort with this one (AbortSignal.any, a Request's)
 
   static {
     isAbortSignal = (s) => isObjectLike(s) && #aborted in s;
@@ -417,18 +419,36 @@ class AbortSignal extends EventTarget {
       const at = ArrayPrototypeIndexOf(s.#algorithms, fn);
       if (at !== -1) ArrayPrototypeSplice(s.#algorithms, at, 1);
     };
+    signalAddDependent = (s, dependent) => { ArrayPrototypePush(s.#dependents, dependent); };
+    // as the spec's "signal abort": every dependent has its reason before any event fires;
+    // the signal's own steps run first, then its dependents', in order
     signalAbort = (s, reason) => {
       if (s.#aborted) return;
       s.#aborted = true;
       s.#reason = reason === undefined ? abortError() : reason;
-      const algorithms = s.#algorithms;
-      s.#algorithms = [];
-      for (let i = 0; i < algorithms.length; i++) {
-        try { algorithms[i](); } catch (err) { reportListenerError(err); }
+      const order = [s];
+      for (let i = 0; i < order.length; i++) {
+        const dependents = order[i].#dependents;
+        order[i].#dependents = [];
+        for (let k = 0; k < dependents.length; k++) {
+          const d = dependents[k];
+          if (d.#aborted) continue;
+          d.#aborted = true;
+          d.#reason = s.#reason;
+          ArrayPrototypePush(order, d);
+        }
       }
-      const event = new Event("abort");
-      eventSetTrusted(event);
-      eventTargetDispatch(s, event);
+      for (let i = 0; i < order.length; i++) {
+        const target = order[i];
+        const algorithms = target.#algorithms;
+        target.#algorithms = [];
+        for (let k = 0; k < algorithms.length; k++) {
+          try { algorithms[k](); } catch (err) { reportListenerError(err); }
+        }
+        const event = new Event("abort");
+        eventSetTrusted(event);
+        eventTargetDispatch(target, event);
+      }
     };
   }
 
@@ -479,10 +499,7 @@ class AbortSignal extends EventTarget {
         return result;
       }
     }
-    for (let i = 0; i < list.length; i++) {
-      const source = list[i];
-      ArrayPrototypePush(source.#algorithms, () => signalAbort(result, source.#reason));
-    }
+    for (let i = 0; i < list.length; i++) ArrayPrototypePush(list[i].#dependents, result);
     return result;
   }
 }
@@ -501,7 +518,7 @@ function followingSignal(source) {
   const signal = new AbortSignal(SIGNAL_INTERNAL);
   if (source === null || source === undefined) return signal;
   if (signalAborted(source)) { signalAbort(signal, signalReason(source)); return signal; }
-  signalAddAlgorithm(source, () => signalAbort(signal, signalReason(source)));
+  signalAddDependent(source, signal);
   return signal;
 }
 
@@ -1123,6 +1140,12 @@ function escapeFormName(s) {
   return StringPrototypeReplace(StringPrototypeReplace(StringPrototypeReplace(s, /\n/g, "%0A"), /\r/g, "%0D"), /"/g, "%22");
 }
 
+// what escapeFormName wrote, read back (as busboy and undici's parser do)
+function unescapeFormName(s) {
+  if (StringPrototypeIndexOf(s, "%") === -1) return s;
+  return StringPrototypeReplace(s, /%(0A|0D|22)/gi, (_, hex) => hex === "22" ? '"' : (hex === "0A" || hex === "0a") ? "\n" : "\r");
+}
+
 function normalizeLinebreaks(s) {
   if (StringPrototypeIndexOf(s, "\r") === -1 && StringPrototypeIndexOf(s, "\n") === -1) return s;
   return StringPrototypeReplace(s, /\r\n|\r|\n/g, "\r\n");
@@ -1260,6 +1283,8 @@ function parseMultipart(bytes, boundary) {
       }
     }
     if (name === null) throw formDataParseError();
+    name = unescapeFormName(name);
+    if (filename !== null) filename = unescapeFormName(filename);
     const bodyStart = headersEnd + 4;
     const next = indexOfBytes(bytes, delimiter, bodyStart);
     if (next === -1 || next < bodyStart + 2) throw formDataParseError();
@@ -1350,7 +1375,7 @@ function consumeBody(body, headers, kind, prefix) {
         const entries = formDataEntries(result);
         for (let i = 0; i < list.length; i++) ArrayPrototypePush(entries, [list[i].name, list[i].value]);
       } else {
-        throw new TypeErrorCtor(prefix + ".formData: Could not parse content as FormData.");
+        throw new TypeErrorCtor('Content-Type was not one of "multipart/form-data" or "application/x-www-form-urlencoded".');
       }
     }
     return PromiseResolve(result);
@@ -1740,7 +1765,8 @@ function hostFetch(desc, signal) {
       done();
       if (settled) return;
       settled = true;
-      reject(fetchFailed("EHOSTCALL", errorMessage(err)));
+      const message = ownValue(err, "message");
+      reject(fetchFailed("EHOSTCALL", typeof message === "string" ? message : errorMessage(err)));
     });
   });
 }
