@@ -16,13 +16,14 @@ from typing import Any
 
 import orjson
 
+from .egress import EgressConfig
 from .errors import ACTION_ERROR, ACTION_TIMEOUT, ERROR_CLASSES, PLATFORM_ERROR
 from .isolate import Limits
 from .supervisor import Supervisor, SupervisorSettings
 
 __all__ = [
     "ACTION_ERROR", "ACTION_TIMEOUT", "ERROR_CLASSES", "PLATFORM_ERROR",
-    "Flow", "Limits", "RunResult", "Sandbox", "SupervisorSettings",
+    "EgressConfig", "Flow", "Limits", "RunResult", "Sandbox", "SupervisorSettings",
 ]
 
 DEFAULT_BUDGET = 20.0

@@ -21,15 +21,18 @@ from typing import Any
 import orjson
 
 from .compiler import Compiler
+from .egress import EgressConfig
 from .errors import PLATFORM_ERROR, failure
 from .frames import FrameWriter, open_frames
+from .host_fetch import HostFetch
 from .isolate import FlowIsolate, Job, Limits, SparePool, runtime_source
 
 
 class Executor:
     """Routes jobs to the isolate of their (tenant, flow), creating and evicting isolates."""
 
-    def __init__(self, frames: FrameWriter, limits: Limits, max_isolates: int, max_flows: int) -> None:
+    def __init__(self, frames: FrameWriter, limits: Limits, max_isolates: int, max_flows: int,
+                 egress: EgressConfig | None = None) -> None:
         self._frames = frames
         self._limits = limits
         self._max_isolates = max_isolates
@@ -41,6 +44,9 @@ class Executor:
         self._compiler = Compiler(self._loop)
         self._spares = SparePool(self._loop, self._runtime, limits)
         self._spares.refill()
+        # outbound requests of every isolate here: one client session, made on the first request
+        self._fetch = HostFetch(egress)
+        self._host_calls = self._fetch.host_calls()
         self.recycles = 0
         # jobs answered from an isolate's thread (`_answer_now`), not yet settled on the loop
         self._answered: set[int] = set()
@@ -66,6 +72,7 @@ class Executor:
             "flows": len(self._flows),
             "recycles": self.recycles + sum(i.recycles for i in self._isolates.values()),
             "answered_early": self.answered_early,
+            "egress": self._fetch.stats(),
         }
 
     def _run(self, job_id: int, tenant: str, flow_key: str, kind: str, payload: str, budget: float,
@@ -96,8 +103,8 @@ class Executor:
     def _isolate(self, key: tuple[str, str], install: dict[str, Any]) -> FlowIsolate:
         isolate = self._isolates.get(key)
         if isolate is None:
-            isolate = FlowIsolate(self._loop, self._runtime, install, self._limits, spares=self._spares,
-                                  answer_now=self._answer_now)
+            isolate = FlowIsolate(self._loop, self._runtime, install, self._limits, host_calls=self._host_calls,
+                                  spares=self._spares, answer_now=self._answer_now)
             self._isolates[key] = isolate
             self._evict()
         else:
@@ -162,6 +169,7 @@ class Executor:
         for isolate in self._isolates.values():
             await isolate.close()
         self._isolates.clear()
+        await self._fetch.close()
 
 
 async def _start_quietly(isolate: FlowIsolate) -> None:
@@ -182,10 +190,11 @@ async def _close_when_idle(isolate: FlowIsolate) -> None:
     await isolate.close()
 
 
-async def serve(sock: socket.socket, limits: Limits, max_isolates: int, max_flows: int) -> None:
+async def serve(sock: socket.socket, limits: Limits, max_isolates: int, max_flows: int,
+                egress: EgressConfig | None = None) -> None:
     frames = FrameWriter()
     frames.own_writes(sock)
-    executor = Executor(frames, limits, max_isolates, max_flows)
+    executor = Executor(frames, limits, max_isolates, max_flows, egress)
     closed = await open_frames(sock, frames, executor.handle)
     gc.collect()
     gc.freeze()  # startup objects stay for good: full collections need not walk them
@@ -202,6 +211,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fd", type=int, required=True)
     parser.add_argument("--cpu", type=int, default=-1)
     parser.add_argument("--limits", default="{}")
+    parser.add_argument("--egress", default="{}", help="EgressConfig as JSON (sandbox/egress.py)")
     parser.add_argument("--max-isolates", type=int, default=256)
     parser.add_argument("--max-flows", type=int, default=4096)
     parser.add_argument("--nice", type=int, default=0)
@@ -216,13 +226,14 @@ def main(argv: list[str] | None = None) -> None:
     # V8 hands each result to Python under the GIL; a short switch interval keeps that wait short
     sys.setswitchinterval(0.001)
     limits = Limits(**orjson.loads(args.limits))
+    egress = EgressConfig.from_json(orjson.loads(args.egress))
     sock = socket.socket(fileno=args.fd)
     try:
         import uvloop
 
-        uvloop.run(serve(sock, limits, args.max_isolates, args.max_flows))
+        uvloop.run(serve(sock, limits, args.max_isolates, args.max_flows, egress))
     except ImportError:  # pragma: no cover - uvloop is a pinned dependency
-        asyncio.run(serve(sock, limits, args.max_isolates, args.max_flows))
+        asyncio.run(serve(sock, limits, args.max_isolates, args.max_flows, egress))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from .egress import EgressConfig
 from .errors import PLATFORM_ERROR, QUARANTINED, failure
 from .frames import FrameWriter, open_frames
 from .isolate import Limits
@@ -36,6 +37,8 @@ class SupervisorSettings:
     # executors yield the CPU to the front end under contention (per process, nothing machine-wide)
     nice: int = 3
     limits: Limits = field(default_factory=Limits)
+    # what actions' outbound requests may reach (handed to each executor as --egress)
+    egress: EgressConfig = field(default_factory=EgressConfig)
     max_isolates: int = 256
     rss_limit: int = 1024 * 2**20
     watch_interval: float = 0.25
@@ -109,10 +112,11 @@ class Supervisor:
         cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
         cpu = cpus[handle.index % len(cpus)] if (self.settings.pin and cpus) else -1
         limits = orjson.dumps(asdict(self.settings.limits)).decode()
+        egress = orjson.dumps(self.settings.egress.to_json()).decode()
         try:
             handle.process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "sandbox.executor", "--fd", str(child.fileno()),
-                "--cpu", str(cpu), "--limits", limits, "--max-isolates", str(self.settings.max_isolates), "--nice", str(self.settings.nice),
+                "--cpu", str(cpu), "--limits", limits, "--egress", egress, "--max-isolates", str(self.settings.max_isolates), "--nice", str(self.settings.nice),
                 pass_fds=(child.fileno(),), stdin=asyncio.subprocess.DEVNULL,
             )
         finally:

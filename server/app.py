@@ -172,6 +172,7 @@ def build_app(settings: Settings, sandbox_settings: SupervisorSettings | None = 
                 max_isolates=settings.max_isolates,
                 rss_limit=settings.executor_rss_limit_mb * 2**20,
                 limits=SandboxLimits(),
+                egress=settings.egress,
             ))
             await sandbox.start()
             stack.push_async_callback(sandbox.close)

@@ -9,7 +9,7 @@ import re
 import sys
 from pathlib import Path
 
-from .settings import Settings, add_serve_arguments, settings_from_args, tls_context
+from .settings import Settings, add_egress_arguments, add_serve_arguments, egress_from_args, settings_from_args, tls_context
 
 TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the trigger API's JSON response")
     run.add_argument("--watch", action="store_true", help="run again whenever a file changes")
     run.add_argument("--budget", type=float, default=20.0, help="seconds the execution may take")
+    add_egress_arguments(run)
 
     deploy = sub.add_parser("deploy", help="create/update, deploy and bind the actions of an auth0-deploy-cli directory on a server",
                             description="Apply DIR (auth0-deploy-cli's directory layout: actions/NAME.json + actions/NAME/code.js, "
@@ -73,7 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "serve":
-        return serve(settings_from_args(args))
+        try:
+            settings = settings_from_args(args)
+        except ValueError as exc:
+            print(f"actionhost serve: {exc}", file=sys.stderr)
+            return 2
+        return serve(settings)
     if args.command == "tokens":
         return asyncio.run(create_token(args))
     if args.command == "tenants":
@@ -109,8 +115,13 @@ def run_actions(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
               "(a sample: actionhost run --sample-event > event.json)", file=sys.stderr)
         return run.EXIT_BAD_INPUT
     try:
+        egress = egress_from_args(args)
+    except ValueError as exc:
+        print(f"actionhost run: {exc}", file=sys.stderr)
+        return run.EXIT_BAD_INPUT
+    try:
         return asyncio.run(run.main(args.files, args.event, args.secret, args.trigger, args.user_store,
-                                    args.json, args.watch, args.budget))
+                                    args.json, args.watch, args.budget, egress))
     except KeyboardInterrupt:
         return 0
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from sandbox.egress import EgressConfig, PatternError, Policy, parse_size
 
 
 @dataclass
@@ -35,6 +38,7 @@ class Settings:
     profile_store_timeout: float = 5.0  # seconds per request to the profile store (within the budget)
     tls_cert: Path | None = None  # both set: serve HTTPS (TLS 1.2+)
     tls_key: Path | None = None
+    egress: EgressConfig = field(default_factory=EgressConfig)  # actions' outbound requests
 
 
 def _env(name: str) -> str | None:
@@ -70,6 +74,72 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
          "(a retry after it still has to fit the execution budget)")
     flag("tls-cert", Path, None, "PEM certificate chain: with --tls-key, serve HTTPS (TLS 1.2+)")
     flag("tls-key", Path, None, "PEM private key of --tls-cert")
+    add_egress_arguments(parser)
+
+
+def add_egress_arguments(parser: argparse.ArgumentParser) -> None:
+    """The egress flags (what actions' outbound requests may reach), shared by `serve` and
+    `run`; each defaults to its ACTIONHOST_EGRESS_* twin (lists: comma- or space-separated)."""
+    d = EgressConfig()
+    group = parser.add_argument_group("outbound requests of actions (egress)")
+
+    def listed(name: str, metavar: str, help: str) -> None:
+        env = "ACTIONHOST_" + name.upper().replace("-", "_")
+        group.add_argument("--" + name, action="append", default=None, metavar=metavar,
+                           help=f"{help} (repeatable; env {env}, comma-separated)")
+
+    def flag(name: str, kind: object, default: object, help: str, metavar: str | None = None) -> None:
+        env = _env(name)
+        group.add_argument("--" + name, type=kind, default=kind(env) if env is not None else default, metavar=metavar,
+                           help=f"{help} (env ACTIONHOST_{name.upper().replace('-', '_')}; default {default})")
+
+    listed("egress-allow", "PATTERN", "let hosts matching PATTERN (host, *.domain, IP or CIDR) reach private "
+           "addresses, which are refused by default")
+    listed("egress-deny", "PATTERN", "refuse hosts or addresses matching PATTERN, whatever else allows them "
+           "('*': no outbound requests at all)")
+    listed("egress-resolve", "PATTERN=ADDRESS:PORT", "connect requests to matching hosts to ADDRESS:PORT (like "
+           "curl --resolve), keeping the URL's host for TLS and Host; allowed even to a private address")
+    flag("egress-ca-file", str, None, "PEM file of extra CA certificates trusted for outbound TLS", "PEM")
+    flag("egress-proxy", str, None, "HTTP proxy for outbound requests (http://host:port); else HTTPS_PROXY/"
+         "HTTP_PROXY, with NO_PROXY", "URL")
+    flag("egress-max-concurrent", int, d.max_concurrent, "requests one execution may have in flight (more wait)")
+    flag("egress-max-requests", int, d.max_requests, "requests one execution may make")
+    flag("egress-max-response-bytes", parse_size, "10MiB", "response body cap per request (cut off beyond)")
+    flag("egress-max-request-bytes", parse_size, "10MiB", "request body cap per request")
+
+
+def egress_from_args(args: argparse.Namespace) -> EgressConfig:
+    """The egress configuration of the flags, their environment twins and the proxy variables;
+    ValueError naming the flag when one cannot be used."""
+
+    def listed(name: str) -> list[str]:
+        given = getattr(args, name.replace("-", "_"))
+        if given is None:
+            given = [_env(name) or ""]
+        return [item for entry in given for item in re.split(r"[\s,]+", entry) if item]
+
+    def size(value: object) -> int:
+        return value if isinstance(value, int) else parse_size(str(value))
+
+    config = EgressConfig(
+        allow=listed("egress-allow"), deny=listed("egress-deny"), resolve=listed("egress-resolve"),
+        ca_file=args.egress_ca_file or None, proxy=args.egress_proxy or None,
+        max_concurrent=args.egress_max_concurrent, max_requests=args.egress_max_requests,
+        max_response_bytes=size(args.egress_max_response_bytes), max_request_bytes=size(args.egress_max_request_bytes),
+    ).with_environment_proxies()
+    try:
+        Policy(config)
+    except PatternError as exc:
+        raise ValueError(str(exc)) from None
+    for name, value in (("--egress-max-concurrent", config.max_concurrent), ("--egress-max-requests", config.max_requests)):
+        if value < 1:
+            raise ValueError(f"{name} {value}: must be at least 1")
+    if config.ca_file:
+        try:
+            ssl.create_default_context().load_verify_locations(config.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise ValueError(f"--egress-ca-file {config.ca_file}: cannot load CA certificates: {exc}") from None
+    return config
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -93,6 +163,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         profile_store_timeout=args.profile_store_timeout,
         tls_cert=args.tls_cert or None,
         tls_key=args.tls_key or None,
+        egress=egress_from_args(args),
     )
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from sandbox import Flow, Sandbox, SupervisorSettings
+from sandbox import EgressConfig, Flow, Sandbox, SupervisorSettings
 
 from ..flows.action_cache import ActionCache
 from ..flows.catalogue import trigger
@@ -185,9 +185,9 @@ def exit_status(response: dict[str, Any]) -> int:
 
 
 async def main(files: list[str], event_path: str, secrets: list[str], trigger_id: str, user_store: str | None,
-               as_json: bool, watch: bool, budget: float) -> int:
+               as_json: bool, watch: bool, budget: float, egress: EgressConfig | None = None) -> int:
     paths = [Path(f) for f in files]
-    sandbox = Sandbox(SupervisorSettings(executors=1, pin=False))
+    sandbox = Sandbox(SupervisorSettings(executors=1, pin=False, egress=egress or EgressConfig()))
     await sandbox.start()
     try:
         last_seen: dict[Path, float] = {}
