@@ -8,7 +8,9 @@ Measures, each as the median of --runs repetitions:
   4. lone-trigger latency (one connection, one request at a time) p50/p99, and the driver's
      two-hop floor (one trigger at a time straight into an isolate, no HTTP) for comparison;
   5. cold start: a deploy of a new version, then the first execution of it;
-  6. RSS per warm isolate (100 tenants' flows warm in one executor) and total RSS.
+  6. RSS per warm isolate (100 tenants' flows warm in one executor) and total RSS;
+  7. the egress flow (the standard flow plus one outbound fetch per login to a local upstream,
+     bench/upstream.js) at saturation and lone, against the Node reference making the same call.
 """
 
 from __future__ import annotations
@@ -39,16 +41,38 @@ from sandbox.isolate import FlowIsolate, Limits, runtime_source  # noqa: E402
 
 WORKLOAD = ROOT / "bench" / "workload"
 WRITE_HEAVY = ROOT / "bench" / "workload_write_heavy"
+EGRESS = ROOT / "bench" / "workload_egress"
+EGRESS_HOST = "risk.bench.example"
 TOKEN = "bench-" + uuid.uuid4().hex
 LUA = ROOT / "bench" / "post_event.lua"
 TEMPLATE = WORKLOAD / "event_template.json"
 
 
-def files(write_heavy: bool) -> list[Path]:
+def files(write_heavy: bool, egress: bool = False) -> list[Path]:
     out = sorted(WORKLOAD.glob("*.js"))
     if write_heavy:
         out += sorted(WRITE_HEAVY.glob("*.js"))
+    if egress:
+        out += sorted(EGRESS.glob("*.js"))
     return out
+
+
+class Upstream:
+    """The egress flow's remote API (bench/upstream.js), on loopback."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(["node", str(ROOT / "bench" / "upstream.js"), "--port", "0"],
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
+        line = self.process.stdout.readline() if self.process.stdout else ""
+        match = re.match(r"listening on (\d+)", line)
+        if not match:
+            self.process.kill()
+            raise RuntimeError(f"bench upstream did not start: {line!r}")
+        self.port = int(match.group(1))
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait()
 
 
 def free_port() -> int:
@@ -88,16 +112,17 @@ def wrk(port: int, seconds: float, connections: int, threads: int = 2, delay_ms:
 
 
 class ActionhostServer:
-    def __init__(self, write_heavy: bool, executors: int) -> None:
+    def __init__(self, write_heavy: bool, executors: int, upstream: Upstream | None = None) -> None:
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="actionhost-bench-"))
         env = {**os.environ, "ACTIONHOST_ADMIN_TOKEN": TOKEN}
+        extra = [] if upstream is None else ["--egress-resolve", f"{EGRESS_HOST}=127.0.0.1:{upstream.port}"]
         self.process = subprocess.Popen(
             [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port), "--data-dir", str(self.dir / "data"),
-             "--executors", str(executors), "--write-rate", "1000000", "--write-burst", "1000000"],
+             "--executors", str(executors), "--write-rate", "1000000", "--write-burst", "1000000", *extra],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
         wait_healthy(self.port, self.process)
-        self.deploy(write_heavy)
+        self.deploy(write_heavy, egress=upstream is not None)
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
         import urllib.request
@@ -110,12 +135,14 @@ class ActionhostServer:
             raw = response.read()
             return orjson.loads(raw) if raw else None
 
-    def deploy(self, write_heavy: bool) -> None:
+    def deploy(self, write_heavy: bool, egress: bool = False) -> None:
         refs = []
-        for path in files(write_heavy):
+        for path in files(write_heavy, egress):
+            secrets = [{"name": "RISK_API", "value": f"http://{EGRESS_HOST}"}, {"name": "RISK_TOKEN", "value": "bench"}] \
+                if path.parent == EGRESS else []
             self.call("POST", "/api/v2/actions/actions", {
                 "name": path.stem, "supported_triggers": [{"id": "post-login", "version": "v3"}],
-                "code": path.read_text(), "deploy": True})
+                "code": path.read_text(), "deploy": True, "secrets": secrets})
             refs.append({"ref": {"type": "action_name", "value": path.stem}})
         self.call("PATCH", "/api/v2/actions/triggers/post-login/bindings", {"bindings": refs})
 
@@ -176,13 +203,15 @@ class ActionhostServer:
 
 
 class NodeServer:
-    def __init__(self, write_heavy: bool, sync_timeout: bool) -> None:
+    def __init__(self, write_heavy: bool, sync_timeout: bool, upstream: Upstream | None = None) -> None:
         self.port = free_port()
         args = ["node", str(ROOT / "bench" / "node_ref" / "server.js"), "--port", str(self.port), "--actions", str(WORKLOAD)]
         if write_heavy:
             args.append("--write-heavy")
         if not sync_timeout:
             args.append("--no-sync-timeout")
+        if upstream is not None:
+            args += ["--actions", str(EGRESS), "--secret", f"RISK_API=http://127.0.0.1:{upstream.port}", "--secret", "RISK_TOKEN=bench"]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
         wait_healthy(self.port, self.process)
 
@@ -277,6 +306,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--executors", type=int, default=0, help="actionhost executors (0: one per core)")
+    parser.add_argument("--no-egress", action="store_true", help="leave out the egress flow (one outbound call per login)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("bench: wrk is needed (Debian: apt-get install wrk)")
@@ -327,6 +357,8 @@ def main() -> None:
                     add(f"{key}_p99", sat["p99"])
                 finally:
                     node.stop()
+        if not args.no_egress:
+            egress_flow(args, add)
         floor_rate, floor_p50, floor_p99 = asyncio.run(sandbox_floor(args.seconds / 2))
         add("floor_rps", floor_rate)
         add("floor_lone_p50", floor_p50)
@@ -359,6 +391,18 @@ def main() -> None:
             rows.append((f"{name}: node:vm reference, {explain}",
                          f"{rps:,.0f} req/s  p99 {m[f'node_{label}_{mode}_p99']:.2f} ms  ratio actionhost/node {m[f'ah_{label}_rps'] / rps:.2f}x"
                          + runs(ratios(f"ah_{label}_rps", f"node_{label}_{mode}_rps"), ".2f")))
+    if "ah_egress_rps" in m:
+        rows.append(("egress flow (one fetch per login to a local API): actionhost at saturation",
+                     f"{m['ah_egress_rps']:,.0f} req/s  p50 {m['ah_egress_p50']:.2f} ms  p99 {m['ah_egress_p99']:.2f} ms"
+                     + (f"  ({m['ah_egress_non2xx']:.0f} non-2xx)" if m['ah_egress_non2xx'] else "")
+                     + (f"  ({m['ah_egress_unscored']:.0f} of 20 logins without a score)" if m['ah_egress_unscored'] else "")
+                     + runs(results["ah_egress_rps"], ",.0f")))
+        rows.append(("egress flow: actionhost, lone login (1 connection)",
+                     f"p50 {m['ah_egress_lone_p50']:.2f} ms  p99 {m['ah_egress_lone_p99']:.2f} ms"))
+        rps = m["node_egress_guarded_rps"]
+        rows.append(("egress flow: node:vm reference (its own fetch), vm timeout on each action",
+                     f"{rps:,.0f} req/s  p99 {m['node_egress_guarded_p99']:.2f} ms  ratio actionhost/node {m['ah_egress_rps'] / rps:.2f}x"
+                     + runs(ratios("ah_egress_rps", "node_egress_guarded_rps"), ".2f")))
     rows.append(("sandbox floor: standard flow batched in a bare isolate, no HTTP", f"{m['floor_rps']:,.0f} triggers/s"))
     rows.append(("lone trigger over HTTP (1 connection)", f"p50 {m['ah_lone_p50']:.2f} ms  p99 {m['ah_lone_p99']:.2f} ms"))
     rows.append(("driver two-hop floor (one trigger at a time into an isolate)",
@@ -376,6 +420,43 @@ def main() -> None:
           f"figures are medians of {args.runs} run(s), {args.seconds:.0f} s of wrk each, {args.connections} connections")
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
+
+
+def egress_flow(args: argparse.Namespace, add: Any) -> None:
+    """The egress flow against actionhost and the Node reference, both calling the same upstream."""
+    upstream = Upstream()
+    try:
+        server = ActionhostServer(False, args.executors or (os.cpu_count() or 1), upstream)
+        try:
+            # every login of the flow must have reached the upstream: a refused call fails open
+            # (no score) and would make the figure meaningless
+            unscored = 0
+            for i in range(20):
+                result = server.call("POST", "/triggers/post-login/execute", orjson.loads(event_payload(i)))
+                if result["id_token_claims"].get("https://example.com/risk") != 0.12:
+                    unscored += 1
+            add("ah_egress_unscored", unscored)
+            wrk(server.port, 3, args.connections)
+            sat = wrk(server.port, args.seconds, args.connections)
+            add("ah_egress_rps", sat["rps"])
+            add("ah_egress_p50", sat["p50"])
+            add("ah_egress_p99", sat["p99"])
+            add("ah_egress_non2xx", sat["non2xx"])
+            lone = wrk(server.port, args.seconds / 2, 1, threads=1)
+            add("ah_egress_lone_p50", lone["p50"])
+            add("ah_egress_lone_p99", lone["p99"])
+        finally:
+            server.stop()
+        node = NodeServer(False, True, upstream)
+        try:
+            wrk(node.port, 2, args.connections)
+            sat = wrk(node.port, args.seconds, args.connections)
+            add("node_egress_guarded_rps", sat["rps"])
+            add("node_egress_guarded_p99", sat["p99"])
+        finally:
+            node.stop()
+    finally:
+        upstream.stop()
 
 
 def platform_line() -> str:

@@ -33,12 +33,12 @@ const WRITE_HEAVY_DIR = path.resolve(__dirname, "..", "workload_write_heavy");
 function usage(message) {
   if (message) process.stderr.write(message + "\n");
   process.stderr.write("usage: node server.js --port P --actions DIR [--actions DIR2 ...] [--write-heavy]"
-    + " [--host H] [--budget SECONDS] [--no-sync-timeout]\n");
+    + " [--host H] [--budget SECONDS] [--no-sync-timeout] [--secret NAME=VALUE ...]\n");
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const opts = { port: 8080, host: "127.0.0.1", dirs: [], writeHeavy: false, budgetMs: 20000, syncTimeout: true };
+  const opts = { port: 8080, host: "127.0.0.1", dirs: [], writeHeavy: false, budgetMs: 20000, syncTimeout: true, secrets: {} };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => (i + 1 < argv.length ? argv[++i] : usage(arg + " needs a value"));
@@ -48,6 +48,12 @@ function parseArgs(argv) {
     else if (arg === "--write-heavy") opts.writeHeavy = true;
     else if (arg === "--budget") opts.budgetMs = Number(value()) * 1000;
     else if (arg === "--no-sync-timeout") opts.syncTimeout = false;
+    else if (arg === "--secret") {
+      const pair = value();
+      const at = pair.indexOf("=");
+      if (at < 1) usage("--secret takes NAME=VALUE");
+      opts.secrets[pair.slice(0, at)] = pair.slice(at + 1);
+    }
     else if (arg === "-h" || arg === "--help") usage();
     else usage("unknown argument: " + arg);
   }
@@ -88,6 +94,8 @@ const context = vm.createContext({
   console: sandboxConsole,
   setTimeout, clearTimeout, setInterval, clearInterval, setImmediate, clearImmediate, queueMicrotask,
   URL, URLSearchParams, TextEncoder, TextDecoder, atob, btoa,
+  // an action that calls an API (bench/workload_egress): Node's own fetch, as Auth0 gives it
+  fetch, Request, Response, Headers, FormData, AbortController, AbortSignal,
 });
 
 // Synchronous code runs under vm's `timeout`: a tiny script in the context calls the pending
@@ -302,7 +310,7 @@ function actionEvent(eventText, state) {
   applyMetadataPatch(event.user.user_metadata, state.userMetadata);
   if (!isPlainObject(event.transaction)) event.transaction = ctxJSON.parse("{}");
   event.transaction.metadata = ctxClone(state.transactionMetadata);
-  event.secrets = ctxJSON.parse("{}");
+  event.secrets = ctxClone(OPTS.secrets);
   return event;
 }
 
