@@ -1,0 +1,381 @@
+"""require('crypto'), WebCrypto's crypto.subtle and require('zlib') on real V8 through the real
+sandbox, checked against known answers computed here with hashlib, hmac, zlib, brotli and
+`cryptography` (signatures made in the action are verified in Python, and the reverse)."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import hmac
+import json
+import zlib
+
+import brotli
+import pytest
+from conftest import make_flow, payload
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+
+
+async def claims(sandbox, code: str) -> dict:
+    """Run `code` as the body of an async post-login handler (with `crypto`, `zlib` and `out`
+    in scope) and return `out`, which it fills."""
+    source = ("const crypto = require('crypto');\nconst zlib = require('node:zlib');\n"
+              "exports.onExecutePostLogin = async (event, api) => {\n  const out = {};\n"
+              + code + "\n  api.idToken.setCustomClaim('out', out);\n};\n")
+    result = await sandbox.run("t-crypto", make_flow(source), payload(), budget=10.0)
+    assert result.status == "completed", result.data
+    return result.actions[0]["commands"][0][2]
+
+
+def js(value) -> str:
+    return json.dumps(value)
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+@pytest.fixture(scope="module")
+def rsa_key():
+    return rsa.generate_private_key(65537, 2048)
+
+
+@pytest.fixture(scope="module")
+def ec_key():
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def pem_private(key, fmt) -> str:
+    return key.private_bytes(serialization.Encoding.PEM, fmt, serialization.NoEncryption()).decode()
+
+
+def pem_public(key) -> str:
+    return key.public_key().public_bytes(serialization.Encoding.PEM,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+# -- digests and HMACs -------------------------------------------------------------------------
+
+async def test_hashes_and_hmacs_match_hashlib(sandbox):
+    email = "  Jane.Doe@Example.COM "
+    out = await claims(sandbox, f"""
+      out.gravatar = crypto.createHash('md5').update({js(email)}.trim().toLowerCase()).digest('hex');
+      out.hmac = crypto.createHmac('sha256', 'shh').update('{{"a":1}}').digest('hex');
+      out.b64url = crypto.createHash('sha256').update('abc').digest('base64url');
+      out.b64 = crypto.createHash('sha512').update('abc').digest('base64');
+      out.sha1 = crypto.createHash('sha1').update('a').update('b', 'utf8').update(Buffer.from('c')).digest('hex');
+      out.sha384 = crypto.createHash('SHA384').update(new Uint8Array([1, 2, 3])).digest('hex');
+      out.hexIn = crypto.createHash('sha256').update('00ff10', 'hex').digest('hex');
+      out.latin1 = crypto.createHash('md5').update('\\u00e9', 'latin1').digest('latin1');
+      const buf = crypto.createHash('sha256').update('x').digest();
+      out.isBuffer = Buffer.isBuffer(buf) && buf.length === 32;
+      const h = crypto.createHash('sha256').update('part1');
+      const copy = h.copy();
+      out.copy = [h.update('A').digest('hex'), copy.update('B').digest('hex')];
+      try {{ h.digest(); }} catch (e) {{ out.twice = e.code; }}
+      try {{ crypto.createHash('nope'); }} catch (e) {{ out.unknown = e.message; }}
+      out.hmacRsa = crypto.createHmac('RSA-SHA1', Buffer.from('k')).update('d').digest('hex');
+      out.hmacKeyObject = crypto.createHmac('sha512', crypto.createSecretKey(Buffer.from('key'))).update('d').digest('hex');
+      out.oneShot = crypto.hash('sha1', 'abc');
+      out.hashes = crypto.getHashes().includes('sha256');
+    """)
+    assert out["gravatar"] == hashlib.md5(email.strip().lower().encode()).hexdigest()
+    assert out["hmac"] == hmac.new(b"shh", b'{"a":1}', "sha256").hexdigest()
+    assert out["b64url"] == b64url(hashlib.sha256(b"abc").digest())
+    assert out["b64"] == base64.b64encode(hashlib.sha512(b"abc").digest()).decode()
+    assert out["sha1"] == hashlib.sha1(b"abc").hexdigest()
+    assert out["sha384"] == hashlib.sha384(bytes([1, 2, 3])).hexdigest()
+    assert out["hexIn"] == hashlib.sha256(bytes([0, 255, 16])).hexdigest()
+    assert out["latin1"] == hashlib.md5(b"\xe9").digest().decode("latin1")
+    assert out["isBuffer"] is True
+    assert out["copy"] == [hashlib.sha256(b"part1A").hexdigest(), hashlib.sha256(b"part1B").hexdigest()]
+    assert out["twice"] == "ERR_CRYPTO_HASH_FINALIZED"
+    assert out["unknown"] == "Digest method not supported"
+    assert out["hmacRsa"] == hmac.new(b"k", b"d", "sha1").hexdigest()
+    assert out["hmacKeyObject"] == hmac.new(b"key", b"d", "sha512").hexdigest()
+    assert out["oneShot"] == hashlib.sha1(b"abc").hexdigest()
+    assert out["hashes"] is True
+
+
+async def test_key_derivation_matches_hashlib(sandbox):
+    out = await claims(sandbox, """
+      out.pbkdf2 = crypto.pbkdf2Sync('pw', 'salt', 1000, 32, 'sha256').toString('hex');
+      out.scrypt = crypto.scryptSync('pw', 'salt', 16).toString('hex');
+      out.async = await new Promise((resolve, reject) =>
+        crypto.pbkdf2('pw', 'salt', 10, 20, 'sha1', (err, key) => err ? reject(err) : resolve(key.toString('hex'))));
+      try { crypto.pbkdf2Sync('pw', 'salt', 1e9, 32, 'sha256'); } catch (e) { out.tooMuch = [e.name, e.code]; }
+    """)
+    assert out["pbkdf2"] == hashlib.pbkdf2_hmac("sha256", b"pw", b"salt", 1000, 32).hex()
+    assert out["scrypt"] == hashlib.scrypt(b"pw", salt=b"salt", n=16384, r=8, p=1, dklen=16).hex()
+    assert out["async"] == hashlib.pbkdf2_hmac("sha1", b"pw", b"salt", 10, 20).hex()
+    assert out["tooMuch"] == ["RangeError", "ERR_OUT_OF_RANGE"]
+
+
+# -- random, timingSafeEqual ---------------------------------------------------------------
+
+async def test_random_values_have_node_shapes_and_bounds(sandbox):
+    out = await claims(sandbox, """
+      out.bytes = crypto.randomBytes(32).toString('hex');
+      out.cb = await new Promise((resolve) => crypto.randomBytes(5, (err, b) => resolve([err, b.length])));
+      out.uuid = crypto.randomUUID();
+      out.globalUuid = globalThis.crypto.randomUUID();
+      const ints = [];
+      for (let i = 0; i < 2000; i++) ints.push(crypto.randomInt(3, 7));
+      out.ints = [Math.min(...ints), Math.max(...ints), new Set(ints).size];
+      out.one = crypto.randomInt(1);
+      out.neg = crypto.randomInt(-10, -9);
+      try { crypto.randomInt(5, 5); } catch (e) { out.empty = [e.name, e.code]; }
+      try { crypto.randomInt(0, 2 ** 49); } catch (e) { out.wide = [e.name, e.code]; }
+      const filled = crypto.randomFillSync(new Uint32Array(4));
+      out.filled = filled.length === 4 && filled.some((x) => x !== 0);
+      const big = crypto.randomBytes(100000);
+      out.big = [big.length, new Set(big).size];
+      out.getRandomValues = crypto.getRandomValues(new Uint8Array(16)).length;
+    """)
+    assert len(bytes.fromhex(out["bytes"])) == 32
+    assert out["cb"] == [None, 5]
+    for uuid in (out["uuid"], out["globalUuid"]):
+        assert len(uuid) == 36 and uuid[14] == "4" and uuid[19] in "89ab"
+    assert out["ints"] == [3, 6, 4]
+    assert out["one"] == 0 and out["neg"] == -10
+    assert out["empty"] == ["RangeError", "ERR_OUT_OF_RANGE"]
+    assert out["wide"] == ["RangeError", "ERR_OUT_OF_RANGE"]
+    assert out["filled"] is True
+    assert out["big"] == [100000, 256]
+    assert out["getRandomValues"] == 16
+
+
+async def test_timing_safe_equal_compares_and_refuses_different_lengths_as_node(sandbox):
+    out = await claims(sandbox, """
+      out.same = crypto.timingSafeEqual(Buffer.from('abc'), Buffer.from('abc'));
+      out.diff = crypto.timingSafeEqual(Buffer.from('abc'), Buffer.from('abd'));
+      out.views = crypto.timingSafeEqual(new Uint16Array([1]), new Uint8Array([1, 0]));
+      try { crypto.timingSafeEqual(Buffer.from('a'), Buffer.from('ab')); } catch (e) { out.length = [e.name, e.code, e.message]; }
+      try { crypto.timingSafeEqual('a', 'a'); } catch (e) { out.type = [e.name, e.code]; }
+    """)
+    assert out["same"] is True and out["diff"] is False and out["views"] is True
+    assert out["length"] == ["RangeError", "ERR_CRYPTO_TIMING_SAFE_EQUAL_LENGTH", "Input buffers must have the same byte length"]
+    assert out["type"] == ["TypeError", "ERR_INVALID_ARG_TYPE"]
+
+
+# -- signatures, keys ------------------------------------------------------------------------
+
+async def test_rs256_as_node_jwa_signs_verified_in_python_and_back(sandbox, rsa_key):
+    pkcs1 = pem_private(rsa_key, serialization.PrivateFormat.TraditionalOpenSSL)
+    pkcs8 = pem_private(rsa_key, serialization.PrivateFormat.PKCS8)
+    public = pem_public(rsa_key)
+    data = b"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0"
+    py_sig = rsa_key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+    py_pss = rsa_key.sign(data, padding.PSS(padding.MGF1(hashes.SHA256()), 32), hashes.SHA256())
+    out = await claims(sandbox, f"""
+      const data = {js(data.decode())};
+      // node-jwa's RS256: createSign('RSA-SHA' + bits), update, sign(key, 'base64')
+      out.pkcs1 = crypto.createSign('RSA-SHA256').update(data).sign({js(pkcs1)}, 'base64');
+      const key = crypto.createPrivateKey({js(pkcs8)});
+      out.keyObject = crypto.createSign('RSA-SHA256').update(data).sign(key, 'base64');
+      out.type = [key.type, key.asymmetricKeyType, key.asymmetricKeyDetails.modulusLength,
+                  String(key.asymmetricKeyDetails.publicExponent), key instanceof crypto.KeyObject];
+      out.verify = crypto.createVerify('RSA-SHA256').update(data).verify({js(public)}, {js(base64.b64encode(py_sig).decode())}, 'base64');
+      out.tampered = crypto.createVerify('RSA-SHA256').update(data + 'x').verify({js(public)}, {js(base64.b64encode(py_sig).decode())}, 'base64');
+      // PS256 as node-jwa: padding and saltLength in the key object
+      out.pss = crypto.createSign('RSA-SHA256').update(data).sign({{ key: {js(pkcs8)},
+        padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: crypto.constants.RSA_PSS_SALTLEN_DIGEST }}, 'base64');
+      out.pssVerify = crypto.verify('sha256', Buffer.from(data), {{ key: crypto.createPublicKey({js(public)}),
+        padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }}, Buffer.from({js(base64.b64encode(py_pss).decode())}, 'base64'));
+      const pub = crypto.createPublicKey({js(pkcs1)});
+      out.derivedPublic = pub.export({{ type: 'spki', format: 'pem' }});
+      out.pkcs1Public = pub.export({{ type: 'pkcs1', format: 'der' }}).toString('base64');
+      out.jwk = pub.export({{ format: 'jwk' }});
+      try {{ crypto.createPublicKey('not a key'); }} catch (e) {{ out.bad = e.name; }}
+    """)
+    public_key = rsa_key.public_key()
+    for field in ("pkcs1", "keyObject"):
+        public_key.verify(base64.b64decode(out[field]), data, padding.PKCS1v15(), hashes.SHA256())
+    assert out["type"] == ["private", "rsa", 2048, "65537", True]
+    assert out["verify"] is True and out["tampered"] is False
+    public_key.verify(base64.b64decode(out["pss"]), data, padding.PSS(padding.MGF1(hashes.SHA256()), 32), hashes.SHA256())
+    assert out["pssVerify"] is True
+    assert out["derivedPublic"] == public
+    assert base64.b64decode(out["pkcs1Public"]) == public_key.public_bytes(serialization.Encoding.DER,
+                                                                            serialization.PublicFormat.PKCS1)
+    numbers = public_key.public_numbers()
+    assert out["jwk"] == {"kty": "RSA", "n": b64url(numbers.n.to_bytes(256, "big")), "e": "AQAB"}
+    assert out["bad"] == "Error"
+
+
+async def test_es256_der_and_ieee_p1363_signatures_verified_in_python_and_back(sandbox, ec_key):
+    sec1 = pem_private(ec_key, serialization.PrivateFormat.TraditionalOpenSSL)
+    assert "BEGIN EC PRIVATE KEY" in sec1
+    public = pem_public(ec_key)
+    data = b"header.payload"
+    r, s = utils.decode_dss_signature(ec_key.sign(data, ec.ECDSA(hashes.SHA256())))
+    p1363 = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    out = await claims(sandbox, f"""
+      const data = {js(data.decode())};
+      out.der = crypto.createSign('RSA-SHA256').update(data).sign({js(sec1)}, 'base64');
+      out.p1363 = crypto.sign('sha256', Buffer.from(data), {{ key: {js(sec1)}, dsaEncoding: 'ieee-p1363' }}).toString('hex');
+      out.verify = crypto.verify('sha256', Buffer.from(data), {{ key: {js(public)}, dsaEncoding: 'ieee-p1363' }},
+                                 Buffer.from({js(p1363.hex())}, 'hex'));
+      const key = crypto.createPrivateKey({js(sec1)});
+      out.details = [key.asymmetricKeyType, key.asymmetricKeyDetails.namedCurve];
+      out.sec1 = key.export({{ type: 'sec1', format: 'pem' }});
+      out.jwk = crypto.createPublicKey(key).export({{ format: 'jwk' }});
+      out.viaJwk = crypto.createVerify('sha256').update(data).verify({{ key: out.jwk, format: 'jwk' }},
+                                 Buffer.from({js(p1363.hex())}, 'hex'), undefined);
+    """)
+    public_key = ec_key.public_key()
+    public_key.verify(base64.b64decode(out["der"]), data, ec.ECDSA(hashes.SHA256()))
+    raw = bytes.fromhex(out["p1363"])
+    assert len(raw) == 64
+    public_key.verify(utils.encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")),
+                      data, ec.ECDSA(hashes.SHA256()))
+    assert out["verify"] is True
+    assert out["details"] == ["ec", "prime256v1"]
+    assert out["sec1"] == sec1
+    numbers = public_key.public_numbers()
+    assert out["jwk"] == {"kty": "EC", "crv": "P-256", "x": b64url(numbers.x.to_bytes(32, "big")),
+                          "y": b64url(numbers.y.to_bytes(32, "big"))}
+    assert out["viaJwk"] is False  # a P1363 signature is not DER (the default dsaEncoding)
+
+
+async def test_generated_key_pairs_sign_and_verify(sandbox):
+    out = await claims(sandbox, """
+      const ec = crypto.generateKeyPairSync('ec', { namedCurve: 'P-384',
+        publicKeyEncoding: { type: 'spki', format: 'pem' } });
+      out.ecPem = ec.publicKey;
+      out.ecSig = crypto.sign('sha384', Buffer.from('m'), ec.privateKey).toString('base64');
+      const ed = crypto.generateKeyPairSync('ed25519');
+      out.ed = crypto.verify(null, Buffer.from('m'), ed.publicKey, crypto.sign(null, Buffer.from('m'), ed.privateKey));
+      const hmacKey = crypto.generateKeySync('hmac', { length: 256 });
+      out.hmacKey = [hmacKey.type, hmacKey.symmetricKeySize];
+    """)
+    key = serialization.load_pem_public_key(out["ecPem"].encode())
+    key.verify(base64.b64decode(out["ecSig"]), b"m", ec.ECDSA(hashes.SHA384()))
+    assert out["ed"] is True
+    assert out["hmacKey"] == ["secret", 32]
+
+
+# -- WebCrypto -------------------------------------------------------------------------------
+
+async def test_subtle_digest_hmac_and_jwk_signatures(sandbox, rsa_key, ec_key):
+    data = b"signed data"
+    rsa_sig = rsa_key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+    rsa_jwk = {"kty": "RSA", "n": b64url(rsa_key.public_key().public_numbers().n.to_bytes(256, "big")), "e": "AQAB",
+               "alg": "RS256"}
+    n = ec_key.private_numbers()
+    ec_jwk = {"kty": "EC", "crv": "P-256", "x": b64url(n.public_numbers.x.to_bytes(32, "big")),
+              "y": b64url(n.public_numbers.y.to_bytes(32, "big")), "d": b64url(n.private_value.to_bytes(32, "big"))}
+    out = await claims(sandbox, f"""
+      const subtle = globalThis.crypto.subtle;
+      out.same = subtle === crypto.webcrypto.subtle && subtle === crypto.subtle;
+      const enc = new TextEncoder();
+      out.digest = Buffer.from(await subtle.digest('SHA-256', enc.encode('abc'))).toString('hex');
+      out.digest512 = Buffer.from(await subtle.digest({{ name: 'SHA-512' }}, enc.encode('abc'))).toString('hex');
+      const hk = await subtle.importKey('raw', enc.encode('secret'), {{ name: 'HMAC', hash: 'SHA-256' }}, false, ['sign', 'verify']);
+      out.hmacKey = [hk.type, hk.algorithm.name, hk.algorithm.hash.name, hk.algorithm.length, hk.extractable, hk.usages];
+      const mac = await subtle.sign('HMAC', hk, enc.encode('msg'));
+      out.hmac = Buffer.from(mac).toString('hex');
+      out.hmacOk = await subtle.verify('HMAC', hk, mac, enc.encode('msg'));
+      out.hmacBad = await subtle.verify('HMAC', hk, mac, enc.encode('msh'));
+      const rk = await subtle.importKey('jwk', {js(rsa_jwk)}, {{ name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }}, true, ['verify']);
+      out.rsa = [rk.type, rk.algorithm.modulusLength, Array.from(rk.algorithm.publicExponent)];
+      out.rsaOk = await subtle.verify('RSASSA-PKCS1-v1_5', rk, Buffer.from({js(rsa_sig.hex())}, 'hex'), enc.encode({js(data.decode())}));
+      out.spki = Buffer.from(await subtle.exportKey('spki', rk)).toString('base64');
+      const ek = await subtle.importKey('jwk', {js(ec_jwk)}, {{ name: 'ECDSA', namedCurve: 'P-256' }}, false, ['sign']);
+      out.ecSig = Buffer.from(await subtle.sign({{ name: 'ECDSA', hash: 'SHA-256' }}, ek, enc.encode('e'))).toString('hex');
+      try {{ await subtle.exportKey('jwk', ek); }} catch (e) {{ out.notExtractable = e.name; }}
+      try {{ await subtle.sign('HMAC', rk, enc.encode('x')); }} catch (e) {{ out.wrongKey = e.name; }}
+      const gen = await subtle.generateKey({{ name: 'ECDSA', namedCurve: 'P-256' }}, true, ['sign', 'verify']);
+      const sig = await subtle.sign({{ name: 'ECDSA', hash: 'SHA-256' }}, gen.privateKey, enc.encode('g'));
+      out.generated = await subtle.verify({{ name: 'ECDSA', hash: 'SHA-256' }}, gen.publicKey, sig, enc.encode('g'));
+      out.raw = new Uint8Array(await subtle.exportKey('raw', gen.publicKey)).length;
+    """)
+    assert out["same"] is True
+    assert out["digest"] == hashlib.sha256(b"abc").hexdigest()
+    assert out["digest512"] == hashlib.sha512(b"abc").hexdigest()
+    assert out["hmacKey"] == ["secret", "HMAC", "SHA-256", 48, False, ["sign", "verify"]]
+    assert out["hmac"] == hmac.new(b"secret", b"msg", "sha256").hexdigest()
+    assert out["hmacOk"] is True and out["hmacBad"] is False
+    assert out["rsa"] == ["public", 2048, [1, 0, 1]]
+    assert out["rsaOk"] is True
+    assert base64.b64decode(out["spki"]) == rsa_key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    raw = bytes.fromhex(out["ecSig"])
+    ec_key.public_key().verify(utils.encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")),
+                               b"e", ec.ECDSA(hashes.SHA256()))
+    assert out["notExtractable"] == "InvalidAccessError"
+    assert out["wrongKey"] == "InvalidAccessError"
+    assert out["generated"] is True
+    assert out["raw"] == 65
+
+
+# -- zlib ------------------------------------------------------------------------------------
+
+async def test_zlib_round_trips_and_interoperates_with_python(sandbox):
+    text = "hello zlib " * 50
+    out = await claims(sandbox, f"""
+      const text = {js(text)};
+      out.gzip = zlib.gzipSync(text).toString('base64');
+      out.deflate = zlib.deflateSync(Buffer.from(text), {{ level: 9 }}).toString('base64');
+      out.raw = zlib.deflateRawSync(text).toString('base64');
+      out.brotli = zlib.brotliCompressSync(text, {{ params: {{ [zlib.constants.BROTLI_PARAM_QUALITY]: 4 }} }}).toString('base64');
+      out.fromPython = [
+        zlib.gunzipSync(Buffer.from({js(base64.b64encode(gzip.compress(text.encode())).decode())}, 'base64')).toString(),
+        zlib.inflateSync(Buffer.from({js(base64.b64encode(zlib.compress(text.encode())).decode())}, 'base64')).toString(),
+        zlib.unzipSync(Buffer.from({js(base64.b64encode(gzip.compress(b"u")).decode())}, 'base64')).toString(),
+        zlib.brotliDecompressSync(Buffer.from({js(base64.b64encode(brotli.compress(b"br")).decode())}, 'base64')).toString(),
+      ];
+      out.roundTrips = [zlib.inflateRawSync(zlib.deflateRawSync(text)).toString() === text,
+                        zlib.brotliDecompressSync(zlib.brotliCompressSync(text)).toString() === text];
+      out.callback = await new Promise((resolve) => zlib.gzip('cb', (err, z) => zlib.gunzip(z, (e2, t) => resolve(t.toString()))));
+      try {{ zlib.gunzipSync(Buffer.from('not gzip')); }} catch (e) {{ out.bad = [e.code, e.errno, e.message]; }}
+      try {{ zlib.gunzipSync(zlib.gzipSync(text).subarray(0, 20)); }} catch (e) {{ out.truncated = e.code; }}
+      out.crc32 = zlib.crc32('hello');
+      out.constants = [zlib.constants.Z_BEST_COMPRESSION, zlib.Z_DEFAULT_COMPRESSION];
+    """)
+    assert gzip.decompress(base64.b64decode(out["gzip"])).decode() == text
+    assert zlib.decompress(base64.b64decode(out["deflate"])).decode() == text
+    assert zlib.decompress(base64.b64decode(out["raw"]), -15).decode() == text
+    assert brotli.decompress(base64.b64decode(out["brotli"])).decode() == text
+    assert out["fromPython"] == [text, text, "u", "br"]
+    assert out["roundTrips"] == [True, True]
+    assert out["callback"] == "cb"
+    assert out["bad"] == ["Z_DATA_ERROR", -3, "incorrect header check"]
+    assert out["truncated"] == "Z_BUF_ERROR"
+    assert out["crc32"] == zlib.crc32(b"hello")
+    assert out["constants"] == [9, -1]
+
+
+async def test_a_decompression_bomb_fails_with_a_range_error_not_memory(sandbox):
+    bomb_gzip = base64.b64encode(gzip.compress(b"\0" * (64 * 2**20))).decode()
+    bomb_brotli = base64.b64encode(brotli.compress(b"\0" * (64 * 2**20))).decode()
+    out = await claims(sandbox, f"""
+      for (const [name, data] of [['gunzipSync', {js(bomb_gzip)}], ['brotliDecompressSync', {js(bomb_brotli)}]]) {{
+        try {{ zlib[name](Buffer.from(data, 'base64')); out[name] = 'inflated'; }}
+        catch (e) {{ out[name] = [e.name, e.code]; }}
+      }}
+      try {{ zlib.inflateSync(zlib.deflateSync(Buffer.alloc(1000)), {{ maxOutputLength: 100 }}); }}
+      catch (e) {{ out.small = [e.name, e.code]; }}
+      out.after = zlib.gunzipSync(zlib.gzipSync('still fine')).toString();
+    """)
+    assert out["gunzipSync"] == ["RangeError", "ERR_BUFFER_TOO_LARGE"]
+    assert out["brotliDecompressSync"] == ["RangeError", "ERR_BUFFER_TOO_LARGE"]
+    assert out["small"] == ["RangeError", "ERR_BUFFER_TOO_LARGE"]
+    assert out["after"] == "still fine"
+
+
+async def test_host_errors_are_catchable_and_the_isolate_keeps_working(sandbox):
+    out = await claims(sandbox, """
+      try { crypto.createPrivateKey('-----BEGIN PRIVATE KEY-----\\nAAAA\\n-----END PRIVATE KEY-----'); }
+      catch (e) { out.badKey = [e.name, typeof e.message]; }
+      try { crypto.createHash('sha256').update({}); } catch (e) { out.badData = [e.name, e.code]; }
+      try { crypto.createSign('RSA-SHA256').update('x').sign(''); } catch (e) { out.noKey = e.code; }
+      out.after = crypto.createHash('md5').update('ok').digest('hex');
+    """)
+    assert out["badKey"] == ["Error", "string"]
+    assert out["badData"] == ["TypeError", "ERR_INVALID_ARG_TYPE"]
+    assert out["noKey"] == "ERR_CRYPTO_SIGN_KEY_REQUIRED"
+    assert out["after"] == hashlib.md5(b"ok").hexdigest()
