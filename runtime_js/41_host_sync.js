@@ -27,31 +27,50 @@ function bytesSlice(bytes, at, length) {
   return new Uint8ArrayCtor(TypedArrayPrototypeGetBuffer(bytes), TypedArrayPrototypeGetByteOffset(bytes) + at, length);
 }
 
-// payload: a string (sent as UTF-8) or a Uint8Array. Returns a new Uint8Array (counted against
-// the buffer budget); throws the host's error (Error / TypeError / RangeError, with `code`).
+// payload: a string (sent as UTF-8), a Uint8Array, or an array of those: fields, each sent as
+// its 4-byte little-endian length and its bytes (sandbox/host_sync.py `fields`). Returns a new
+// Uint8Array (counted against the buffer budget); throws the host's error (Error / TypeError /
+// RangeError, with `code`).
 function hostSync(kind, payload) {
   if (syncHeader === null) throw new ErrorCtor("host call '" + kind + "' is not available here");
   if (syncBusy) throw new ErrorCtor("host call '" + kind + "' made while another one runs");
-  const data = typeof payload === "string" ? utf8Encode(payload) : payload;
-  const size = TypedArrayPrototypeGetLength(data);
+  const framed = ArrayIsArray(payload);
+  const parts = [];
+  if (framed) {
+    for (let i = 0; i < payload.length; i++) {
+      const v = typeof payload[i] === "string" ? utf8Encode(payload[i]) : payload[i];
+      const n = TypedArrayPrototypeGetLength(v);
+      const head = new Uint8ArrayCtor(4);
+      head[0] = n & 0xFF; head[1] = (n >>> 8) & 0xFF; head[2] = (n >>> 16) & 0xFF; head[3] = n >>> 24;
+      ArrayPrototypePush(parts, head, v);
+    }
+  } else {
+    ArrayPrototypePush(parts, typeof payload === "string" ? utf8Encode(payload) : payload);
+  }
   syncBusy = true;
   try {
     let at = 0;
     for (let i = 0; i < kind.length; i++) syncData[at++] = StringPrototypeCharCodeAt(kind, i) & 0x7F;
     syncData[at++] = 0;
-    let sent = 0;
+    // the parts go out one after the other, in as many chunks as the buffer needs
+    let part = 0, sent = 0;
     for (;;) {
-      const n = MathMin(size - sent, SYNC_ROOM - at);
-      if (n > 0) TypedArrayPrototypeSet(syncData, bytesSlice(data, sent, n), at);
-      sent += n;
-      syncHeader[1] = at + n;
-      syncHeader[0] = sent < size ? SYNC_PUT : SYNC_CALL;
+      while (part < parts.length && at < SYNC_ROOM) {
+        const data = parts[part];
+        const n = MathMin(TypedArrayPrototypeGetLength(data) - sent, SYNC_ROOM - at);
+        if (n > 0) TypedArrayPrototypeSet(syncData, sent === 0 && n === TypedArrayPrototypeGetLength(data) ? data : bytesSlice(data, sent, n), at);
+        at += n;
+        sent += n;
+        if (sent >= TypedArrayPrototypeGetLength(data)) { part++; sent = 0; }
+      }
+      const last = part >= parts.length;
+      syncHeader[1] = at;
+      syncHeader[0] = last ? SYNC_CALL : SYNC_PUT;
       syncCall();
       if (syncHeader[0] !== SYNC_OK && syncHeader[0] !== SYNC_ERROR) {
         throw new ErrorCtor("host call '" + kind + "' got no answer");
       }
-      if (sent >= size) break;
-      if (syncHeader[0] === SYNC_ERROR) break;
+      if (last || syncHeader[0] === SYNC_ERROR) break;
       at = 0;
     }
     const status = syncHeader[0];

@@ -164,21 +164,7 @@ function cryptoConcat(list, total) {
   return out;
 }
 
-// The host's field framing (sandbox/host_sync.py `fields`): 4-byte little-endian length, bytes.
-function hostFields(values) {
-  const parts = [];
-  let total = 0;
-  for (let i = 0; i < values.length; i++) {
-    const v = typeof values[i] === "string" ? utf8Encode(values[i]) : values[i];
-    const n = TypedArrayPrototypeGetLength(v);
-    const head = new Uint8ArrayCtor(4);
-    head[0] = n & 0xFF; head[1] = (n >>> 8) & 0xFF; head[2] = (n >>> 16) & 0xFF; head[3] = n >>> 24;
-    ArrayPrototypePush(parts, head, v);
-    total += 4 + n;
-  }
-  return cryptoConcat(parts, total);
-}
-
+// The host's answers in fields (sandbox/host_sync.py `pack`): 4-byte little-endian length, bytes.
 function cryptoSplitFields(bytes) {
   const out = [];
   const n = TypedArrayPrototypeGetLength(bytes);
@@ -294,7 +280,7 @@ class CryptoDataSink {
 function hostDigest(name, bytes, outputLength) {
   const fields = [name, bytes];
   if (outputLength !== undefined) ArrayPrototypePush(fields, "" + outputLength);
-  return hostSync("hash", hostFields(fields));
+  return hostSync("hash", fields);
 }
 
 class Hash {
@@ -338,7 +324,7 @@ class Hmac {
   }
   digest(outputEncoding) {
     const bytes = this.#sink.finish("ERR_CRYPTO_HASH_FINALIZED");
-    return cryptoOutput(hostSync("hmac", hostFields([this.#name, this.#key, bytes])), outputEncoding);
+    return cryptoOutput(hostSync("hmac", [this.#name, this.#key, bytes]), outputEncoding);
   }
 }
 
@@ -470,7 +456,7 @@ function pbkdf2Sync(password, salt, iterations, keylen, digest) {
   }
   keyLengthOf(keylen);
   const name = checkedHashName(digest, "digest");
-  return cryptoBuffer(hostSync("pbkdf2", hostFields([name, p, s, cryptoOptionsText({ iterations, keylen })])));
+  return cryptoBuffer(hostSync("pbkdf2", [name, p, s, cryptoOptionsText({ iterations, keylen })]));
 }
 
 function pbkdf2(password, salt, iterations, keylen, digest, callback) {
@@ -485,7 +471,7 @@ function scryptSync(password, salt, keylen, options) {
   const pick = (a, b, fallback) => (o[a] !== undefined ? o[a] : o[b] !== undefined ? o[b] : fallback);
   const params = { N: pick("N", "cost", 16384), r: pick("r", "blockSize", 8), p: pick("p", "parallelization", 1),
     keylen, maxmem: o.maxmem !== undefined ? o.maxmem : 32 * 1024 * 1024 };
-  return cryptoBuffer(hostSync("scrypt", hostFields([p, s, cryptoOptionsText(params)])));
+  return cryptoBuffer(hostSync("scrypt", [p, s, cryptoOptionsText(params)]));
 }
 
 function scrypt(password, salt, keylen, options, callback) {
@@ -542,7 +528,7 @@ class KeyObject {
     if (format !== "jwk" && request.type === undefined) {
       throw nodeError(TypeErrorCtor, "The property 'options.type' is invalid. Received undefined", "ERR_INVALID_ARG_VALUE");
     }
-    const out = hostSync("key.export", hostFields([cryptoOptionsText(request), this.#bytes]));
+    const out = hostSync("key.export", [cryptoOptionsText(request), this.#bytes]);
     if (format === "jwk") return JSONParse(utf8Decode(out));
     if (format === "pem") return utf8Decode(out);
     return cryptoBuffer(out);
@@ -649,7 +635,7 @@ function keyObjectOf(input, kind, label) {
     passphrase = utf8Decode(cryptoBytes(passphrase, undefined, "passphrase", false));
   }
   const request = { kind, format, type: options !== null ? options.type : undefined, passphrase };
-  return { key: keyFromHost(hostSync("key.parse", hostFields([cryptoOptionsText(request), data]))), options };
+  return { key: keyFromHost(hostSync("key.parse", [cryptoOptionsText(request), data])), options };
 }
 
 function createPrivateKey(key) {
@@ -662,7 +648,7 @@ function createPublicKey(key) {
   const inner = keyInternals(got);
   if (inner.kind === "public") return got;
   const request = { kind: "public", format: "der", type: "pkcs8" };
-  return keyFromHost(hostSync("key.parse", hostFields([cryptoOptionsText(request), inner.bytes])));
+  return keyFromHost(hostSync("key.parse", [cryptoOptionsText(request), inner.bytes]));
 }
 
 // ---- signatures --------------------------------------------------------------------------------
@@ -686,7 +672,7 @@ function signNow(hash, bytes, keyInput) {
   if (name === "" && inner.info.asymmetricKeyType !== "ed25519") name = "sha256";
   const o = signOptions(name, keyInput, got.options);
   o.kind = "private";
-  return hostSync("key.sign", hostFields([cryptoOptionsText(o), inner.bytes, bytes]));
+  return hostSync("key.sign", [cryptoOptionsText(o), inner.bytes, bytes]);
 }
 
 function verifyNow(hash, bytes, keyInput, signature) {
@@ -696,7 +682,7 @@ function verifyNow(hash, bytes, keyInput, signature) {
   if (name === "" && inner.info.asymmetricKeyType !== "ed25519") name = "sha256";
   const o = signOptions(name, keyInput, got.options);
   o.kind = inner.kind;
-  const answer = hostSync("key.verify", hostFields([cryptoOptionsText(o), inner.bytes, bytes, signature]));
+  const answer = hostSync("key.verify", [cryptoOptionsText(o), inner.bytes, bytes, signature]);
   return answer[0] === 1;
 }
 
@@ -971,7 +957,7 @@ function importKeyNow(format, keyData, algorithm, extractable, usages) {
   } else if (format === "raw") {
     if (alg.name !== "ECDSA" && alg.name !== "Ed25519") throw cryptoWebError("Unsupported key format", "NotSupportedError");
     const curve = alg.name === "Ed25519" ? "Ed25519" : alg.namedCurve;
-    keyObject = keyFromHost(hostSync("key.raw", hostFields([cryptoOptionsText({ namedCurve: curve }), cryptoWebBytes(keyData, "importKey")])));
+    keyObject = keyFromHost(hostSync("key.raw", [cryptoOptionsText({ namedCurve: curve }), cryptoWebBytes(keyData, "importKey")]));
   } else if (format === "jwk") {
     if (keyData === null || typeof keyData !== "object") throw cryptoWebError("Invalid JWK keyData", "DataError");
     const kind = keyData.d !== undefined ? "private" : "public";
@@ -1008,7 +994,7 @@ function exportKeyNow(format, key) {
   if (format === "spki" && inner.type === "public") return cryptoArrayBufferOf(inner.keyObject.export({ format: "der", type: "spki" }));
   if (format === "pkcs8" && inner.type === "private") return cryptoArrayBufferOf(inner.keyObject.export({ format: "der", type: "pkcs8" }));
   if (format === "raw" && inner.type === "public" && inner.algorithm.name !== "RSASSA-PKCS1-v1_5" && inner.algorithm.name !== "RSA-PSS") {
-    return cryptoArrayBufferOf(hostSync("key.export", hostFields([cryptoOptionsText({ kind: "public", format: "raw" }), ko.bytes])));
+    return cryptoArrayBufferOf(hostSync("key.export", [cryptoOptionsText({ kind: "public", format: "raw" }), ko.bytes]));
   }
   throw cryptoWebError("Unsupported export format", "InvalidAccessError");
 }
@@ -1041,11 +1027,11 @@ function webSignNow(algorithm, key, data) {
   const bytes = cryptoWebBytes(data, "sign");
   const ko = keyInternals(inner.keyObject);
   if (alg.name === "HMAC") {
-    return cryptoArrayBufferOf(hostSync("hmac", hostFields([hostHashOfWeb(inner.algorithm.hash.name), ko.bytes, bytes])));
+    return cryptoArrayBufferOf(hostSync("hmac", [hostHashOfWeb(inner.algorithm.hash.name), ko.bytes, bytes]));
   }
   const o = webSignOptions(alg, inner.algorithm);
   o.kind = "private";
-  return cryptoArrayBufferOf(hostSync("key.sign", hostFields([cryptoOptionsText(o), ko.bytes, bytes])));
+  return cryptoArrayBufferOf(hostSync("key.sign", [cryptoOptionsText(o), ko.bytes, bytes]));
 }
 
 function webVerifyNow(algorithm, key, signature, data) {
@@ -1055,12 +1041,12 @@ function webVerifyNow(algorithm, key, signature, data) {
   const bytes = cryptoWebBytes(data, "verify");
   const ko = keyInternals(inner.keyObject);
   if (alg.name === "HMAC") {
-    const mac = hostSync("hmac", hostFields([hostHashOfWeb(inner.algorithm.hash.name), ko.bytes, bytes]));
+    const mac = hostSync("hmac", [hostHashOfWeb(inner.algorithm.hash.name), ko.bytes, bytes]);
     return TypedArrayPrototypeGetLength(mac) === TypedArrayPrototypeGetLength(sig) && cryptoTimingSafeEqual(mac, sig);
   }
   const o = webSignOptions(alg, inner.algorithm);
   o.kind = ko.kind;
-  const answer = hostSync("key.verify", hostFields([cryptoOptionsText(o), ko.bytes, bytes, sig]));
+  const answer = hostSync("key.verify", [cryptoOptionsText(o), ko.bytes, bytes, sig]);
   return answer[0] === 1;
 }
 

@@ -83,7 +83,7 @@ function zlibRun(format, decompress, buffer, options) {
   const data = zlibInput(buffer);
   let out;
   try {
-    out = hostSync(decompress ? "zlib.decompress" : "zlib.compress", hostFields([cryptoOptionsText(request), data]));
+    out = hostSync(decompress ? "zlib.decompress" : "zlib.compress", [cryptoOptionsText(request), data]);
   } catch (err) {
     const code = err !== null && typeof err === "object" ? err.code : undefined;
     if (typeof code === "string" && ZLIB_ERRNO[code] !== undefined) err.errno = ZLIB_ERRNO[code];

@@ -8,7 +8,7 @@ loop for long. Errors are raised as `SyncCallError` (name, message, Node's code)
 the calling JS; any other exception reaches JS as a plain Error, never the process.
 
 Several requests carry more than one value: `fields(data)` splits the framing the JS side
-builds (`hostFields` in 44_node_crypto.js): each field is a 4-byte little-endian length, then
+builds when `hostSync` is given an array (41_host_sync.js): each field is a 4-byte little-endian length, then
 its bytes; options travel as one JSON field.
 """
 
