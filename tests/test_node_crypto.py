@@ -10,11 +10,11 @@ import hashlib
 import hmac
 import json
 import zlib
+from pathlib import Path
 
 import brotli
 import pytest
 from conftest import make_flow, payload
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
@@ -379,3 +379,51 @@ async def test_host_errors_are_catchable_and_the_isolate_keeps_working(sandbox):
     assert out["badData"] == ["TypeError", "ERR_INVALID_ARG_TYPE"]
     assert out["noKey"] == "ERR_CRYPTO_SIGN_KEY_REQUIRED"
     assert out["after"] == hashlib.md5(b"ok").hexdigest()
+
+
+# -- jsonwebtoken (the npm package, bundled by tests/node_crypto_fixtures/build.sh) -----------------
+
+JWT_BUNDLE = (Path(__file__).resolve().parent / "node_crypto_fixtures" / "jsonwebtoken.cjs").read_text(encoding="utf-8")
+
+
+def b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+async def test_jsonwebtoken_signs_and_verifies_rs256_es256_ps256_hs256(sandbox, rsa_key, ec_key):
+    keys = {"rsa": pem_private(rsa_key, serialization.PrivateFormat.TraditionalOpenSSL), "rsapub": pem_public(rsa_key),
+            "ec": pem_private(ec_key, serialization.PrivateFormat.TraditionalOpenSSL), "ecpub": pem_public(ec_key)}
+    header = b64url(b'{"alg":"RS256","typ":"JWT"}')
+    body = b64url(b'{"sub":"from-python","iss":"py"}')
+    py_token = f"{header}.{body}." + b64url(rsa_key.sign(f"{header}.{body}".encode(), padding.PKCS1v15(), hashes.SHA256()))
+    source = ("const jwtModule = { exports: {} };\n(function (module, exports) {\n" + JWT_BUNDLE
+              + "\n})(jwtModule, jwtModule.exports);\nconst jwt = jwtModule.exports;\nconst K = " + js(keys) + ";\n" + """
+exports.onExecutePostLogin = async (event, api) => {
+  const out = { tokens: {}, checks: {} };
+  for (const [alg, key, pub] of [['RS256', K.rsa, K.rsapub], ['PS256', K.rsa, K.rsapub], ['ES256', K.ec, K.ecpub], ['HS256', 'shh', 'shh']]) {
+    const token = jwt.sign({ sub: 'u1' }, key, { algorithm: alg, expiresIn: '1h', issuer: 'me' });
+    out.tokens[alg] = token;
+    let tampered;
+    try { jwt.verify(token.slice(0, -4) + 'AAAA', pub, { algorithms: [alg] }); tampered = 'accepted'; } catch (e) { tampered = e.message; }
+    out.checks[alg] = [jwt.verify(token, pub, { algorithms: [alg], issuer: 'me' }).sub, tampered];
+  }
+  out.python = jwt.verify(""" + js(py_token) + """, K.rsapub, { algorithms: ['RS256'] }).sub;
+  try { jwt.verify(out.tokens.RS256, K.ecpub, { algorithms: ['RS256'] }); } catch (e) { out.wrongKey = e.message; }
+  api.idToken.setCustomClaim('out', out);
+};
+""")
+    result = await sandbox.run("t-crypto", make_flow(source), payload(), budget=10.0)
+    assert result.status == "completed", result.data
+    out = result.actions[0]["commands"][0][2]
+    for alg in ("RS256", "PS256", "ES256", "HS256"):
+        assert out["checks"][alg] == ["u1", "invalid signature"], alg
+    signing_input, _, signature = out["tokens"]["RS256"].rpartition(".")
+    rsa_key.public_key().verify(b64url_decode(signature), signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+    signing_input, _, signature = out["tokens"]["ES256"].rpartition(".")
+    raw = b64url_decode(signature)
+    ec_key.public_key().verify(utils.encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")),
+                               signing_input.encode(), ec.ECDSA(hashes.SHA256()))
+    signing_input, _, signature = out["tokens"]["HS256"].rpartition(".")
+    assert b64url_decode(signature) == hmac.new(b"shh", signing_input.encode(), "sha256").digest()
+    assert out["python"] == "from-python"
+    assert out["wrongKey"] == "invalid signature" or "key" in out["wrongKey"]
