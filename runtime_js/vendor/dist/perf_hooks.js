@@ -1,0 +1,2 @@
+// Node's "perf_hooks": actionhost's own own/perf_hooks.js (see ../VERSIONS), bundled by runtime_js/vendor/build.sh; do not edit.
+"use strict";var process=require("process"),origin=Date.now()-process.uptime()*1e3,performance={timeOrigin:origin,now:()=>process.uptime()*1e3,mark:()=>{},measure:()=>{},clearMarks:()=>{},clearMeasures:()=>{},getEntries:()=>[],getEntriesByName:()=>[],getEntriesByType:()=>[],toJSON:()=>({timeOrigin:origin})};module.exports={performance,constants:{},PerformanceObserver:class{observe(){}disconnect(){}}};
