@@ -158,6 +158,10 @@ class HostFetch:
         # private addresses the resolver handed out because the operator allowed them (an
         # allow pattern, a mapping, the proxy): the connect-time checks accept those too
         self._approved: dict[str, None] = {}
+        for proxy in (self.config.proxy, self.config.http_proxy, self.config.https_proxy):
+            address = parse_address(yarl.URL(proxy).host or "") if proxy else None
+            if address is not None:
+                self.approve(address)  # a proxy given by its address never meets the resolver
         self.outcomes: collections.Counter[str] = collections.Counter()
         self.seconds = 0.0
 

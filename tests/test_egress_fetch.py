@@ -193,6 +193,17 @@ async def test_a_closed_port_is_econnrefused_and_an_unknown_name_enotfound(host,
     assert reply["error"]["code"] == "ENOTFOUND" and "nonexistent.invalid" in reply["error"]["message"]
 
 
+async def test_through_a_proxy_the_policy_still_judges_the_url_and_what_the_name_resolves_to(host, upstream):  # noqa: F811
+    # the upstream's plain-HTTP port stands in for a forward proxy: it answers absolute-form
+    # requests itself, so an echo proves the request went there
+    fetcher = host(resolve=[], proxy=f"http://127.0.0.1:{upstream.http_port}")
+    echo = body_of(await fetcher.fetch(request("http://api.example.com/echo?via=proxy"), ctx()))
+    assert (echo["path"], echo["query"], dict(echo["headers"])["host"]) == ("/echo", "via=proxy", "api.example.com")
+    for url in ("http://10.0.0.1/", "http://localhost/echo", "http://169.254.169.254/"):
+        reply = await fetcher.fetch(request(url), ctx())
+        assert reply["error"]["code"] == "EGRESS_DENIED", (url, reply)
+
+
 # -- redirects ----------------------------------------------------------------------------
 
 async def test_a_redirect_to_a_private_address_is_refused(host, upstream):  # noqa: F811

@@ -83,6 +83,7 @@ class Upstream:
 
     def _serve(self, ready: threading.Event) -> None:
         loop = self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
         loop.run_until_complete(self._start())
         ready.set()
         loop.run_forever()
