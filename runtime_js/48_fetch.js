@@ -21,6 +21,7 @@ const NumberPrototypeToString = uncurryThis(Number.prototype.toString);
 const DOMExceptionCtor = DOMException;
 
 const FETCH_BODY_MAX = 10 * 1024 * 1024;   // request bodies refused before they reach the host
+const NO_OPTIONS = ObjectFreeze(ObjectCreate(null));   // no getter planted on Object.prototype reads as an option
 const noop = () => {};
 
 function ownValue(object, key) {
@@ -95,23 +96,31 @@ function sequenceToList(sequence, what) {
 
 // ---- base64 for the wire -------------------------------------------------------------------
 
-const B64_CODES = [];
+const B64_CODES = new Uint8ArrayCtor(64);
 for (let i = 0; i < 64; i++) B64_CODES[i] = StringPrototypeCharCodeAt(BASE64_ALPHABET, i);
+const B64_VALUES = new Int16Array(256);
+for (let i = 0; i < 256; i++) B64_VALUES[i] = i < 128 ? BASE64_VALUES[i] : -1;
+// scratch space for building strings a chunk at a time (String.fromCharCode over a typed array)
+const TEXT_CHUNK = 16384;
+const textScratch = new Uint16ArrayCtor(TEXT_CHUNK);
 
 function base64Encode(bytes) {
   const n = TypedArrayPrototypeGetLength(bytes);
+  const codes = B64_CODES;
+  const out16 = textScratch;
   let out = "";
-  let units = [];
+  let w = 0;
   let i = 0;
   for (; i + 2 < n; i += 3) {
     const v = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
-    units[units.length] = B64_CODES[v >> 18];
-    units[units.length] = B64_CODES[(v >> 12) & 63];
-    units[units.length] = B64_CODES[(v >> 6) & 63];
-    units[units.length] = B64_CODES[v & 63];
-    if (units.length >= UTF8_CHUNK) { out += ReflectApply(StringFromCharCode, undefined, units); units = []; }
+    out16[w] = codes[v >> 18];
+    out16[w + 1] = codes[(v >> 12) & 63];
+    out16[w + 2] = codes[(v >> 6) & 63];
+    out16[w + 3] = codes[v & 63];
+    w += 4;
+    if (w === TEXT_CHUNK) { out += ReflectApply(StringFromCharCode, undefined, out16); w = 0; }
   }
-  if (units.length > 0) out += ReflectApply(StringFromCharCode, undefined, units);
+  if (w > 0) out += ReflectApply(StringFromCharCode, undefined, TypedArrayPrototypeSubarray(out16, 0, w));
   if (n - i === 1) {
     const v = bytes[i] << 16;
     out += BASE64_ALPHABET[v >> 18] + BASE64_ALPHABET[(v >> 12) & 63] + "==";
@@ -128,11 +137,23 @@ function base64Decode(s) {
   while (n > 0 && StringPrototypeCharCodeAt(s, n - 1) === 0x3D) n--;
   if (n % 4 === 1) return null;
   const out = newBytes(MathFloor((n * 3) / 4));
-  let acc = 0, bits = 0, w = 0;
-  for (let i = 0; i < n; i++) {
-    const c = StringPrototypeCharCodeAt(s, i);
-    const v = c < 128 ? BASE64_VALUES[c] : -1;
-    if (v === -1) return null;
+  const values = B64_VALUES;
+  let w = 0;
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    const a = values[StringPrototypeCharCodeAt(s, i) & 0xFF], b = values[StringPrototypeCharCodeAt(s, i + 1) & 0xFF];
+    const c = values[StringPrototypeCharCodeAt(s, i + 2) & 0xFF], d = values[StringPrototypeCharCodeAt(s, i + 3) & 0xFF];
+    if ((a | b | c | d) < 0) return null;
+    const v = (a << 18) | (b << 12) | (c << 6) | d;
+    out[w] = v >> 16;
+    out[w + 1] = (v >> 8) & 0xFF;
+    out[w + 2] = v & 0xFF;
+    w += 3;
+  }
+  let acc = 0, bits = 0;
+  for (; i < n; i++) {
+    const v = values[StringPrototypeCharCodeAt(s, i) & 0xFF];
+    if (v < 0) return null;
     acc = ((acc << 6) | v) & 0xFFFFFF;
     bits += 6;
     if (bits >= 8) {
@@ -140,7 +161,13 @@ function base64Decode(s) {
       out[w++] = (acc >> bits) & 0xFF;
     }
   }
-  return out;
+  // a character above 0xFF folds onto a valid one through `& 0xFF`: check the text is ASCII
+  return isAsciiText(s, n) ? out : null;
+}
+
+function isAsciiText(s, n) {
+  for (let i = 0; i < n; i++) if (StringPrototypeCharCodeAt(s, i) > 0x7F) return false;
+  return true;
 }
 
 // ---- Event, EventTarget, CustomEvent ------------------------------------------------------
@@ -1300,8 +1327,24 @@ function parseMultipart(bytes, boundary) {
 
 // ---- bodies -------------------------------------------------------------------------------
 
+// UTF-8 decode as the body readers do (a leading BOM dropped, malformed bytes as U+FFFD): ASCII
+// stretches a chunk at a time through String.fromCharCode, the rest by the full decoder.
 function decodeUtf8Body(bytes) {
-  return utf8DecodeRun(bytes, 0, TypedArrayPrototypeGetLength(bytes), utf8NewState(), false, true, true);
+  const n = TypedArrayPrototypeGetLength(bytes);
+  let start = 0;
+  if (n >= 3 && bytes[0] === 0xEF && bytes[1] === 0xBB && bytes[2] === 0xBF) start = 3;
+  let out = "";
+  const state = utf8NewState();
+  state.bomSeen = true;
+  for (let at = start; at < n; at += TEXT_CHUNK) {
+    const end = MathMin(n, at + TEXT_CHUNK);
+    let ascii = state.bytesNeeded === 0;
+    for (let i = at; ascii && i < end; i++) if (bytes[i] > 0x7F) ascii = false;
+    if (ascii) out += ReflectApply(StringFromCharCode, undefined, TypedArrayPrototypeSubarray(bytes, at, end));
+    else out += utf8DecodeRun(bytes, at, end, state, false, false, false);
+  }
+  if (state.bytesNeeded !== 0) out += "\uFFFD";
+  return out;
 }
 
 // {bytes (Uint8Array, not shared with user code), type (Content-Type to add, or null)}
@@ -1433,7 +1476,7 @@ class Request {
     if (init !== undefined && init !== null && typeof init !== "object" && typeof init !== "function") {
       throw new TypeErrorCtor("Request constructor: Expected init to be a dictionary.");
     }
-    const options = init === undefined || init === null ? {} : init;
+    const options = init === undefined || init === null ? NO_OPTIONS : init;
     let base = null;
     const s = {
       method: "GET", url: "", headers: null, body: newBodyState(null), signal: null, redirect: "follow",
@@ -1573,7 +1616,7 @@ class Response {
     if (init !== undefined && init !== null && typeof init !== "object" && typeof init !== "function") {
       throw new TypeErrorCtor("Response constructor: Expected init to be a dictionary.");
     }
-    const options = init === undefined || init === null ? {} : init;
+    const options = init === undefined || init === null ? NO_OPTIONS : init;
     let status = 200;
     if (options.status !== undefined) {
       status = NumberCtor(options.status);

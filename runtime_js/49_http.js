@@ -83,13 +83,14 @@ function httpValidateHeaderValue(name, value) {
 // url (string or URL) and options as http.request takes them, merged into one options object
 function httpRequestOptions(args) {
   let i = 0;
-  let options = {};
+  let options = ObjectCreate(null);
   const first = args[0];
   if (typeof first === "string" || (isObjectLike(first) && !isPlainObject(first) && typeof first.href === "string" && typeof first.protocol === "string" && typeof first.hostname === "string")) {
     const record = urlParseRecord(typeof first === "string" ? first : StringCtor(first.href), undefined);
     if (record === null) throw urlInvalidError(StringCtor(first), undefined);
     const host = record.host === null ? "" : record.host;
     options = {
+      __proto__: null,
       protocol: record.scheme + ":",
       hostname: host[0] === "[" ? StringPrototypeSlice(host, 1, -1) : host,
       port: record.port === null ? undefined : record.port,

@@ -752,3 +752,34 @@ async def test_cookies_redirects_and_compressed_bodies(egress_box, upstream):  #
     assert out["manual"] == [302, upstream.url("/echo?after=1"), False]
     assert out["gzip"] == {"compressed": "gzip"}
     assert out["missing"] == [False, 404, "Not Found"]
+
+
+async def test_each_request_is_in_the_execution_record_without_its_query(egress_box, upstream):  # noqa: F811
+    code = f"""exports.onExecutePostLogin = async (event, api) => {{
+      await (await fetch('{upstream.url("/echo?token=secret")}', {{ method: 'POST', body: 'x' }})).text();
+      await fetch('{upstream.literal("/echo")}').catch(() => null);
+      await fetch('{upstream.url("/slow?seconds=5")}', {{ signal: AbortSignal.timeout(100) }}).catch(() => null);
+      await new Promise((resolve) => setTimeout(resolve, 300));  // the aborted request's answer comes back
+    }};"""
+    result = await egress_box.run("t-fetch", make_flow(code), payload(), budget=5.0)
+    assert result.status == "completed", result.error
+    egress = result.actions[0]["egress"]
+    assert [(e["method"], e["host"], e["path"], e["outcome"]) for e in egress] == [
+        ("POST", "api.test.example", "/echo", "ok"), ("GET", "127.0.0.1", "/echo", "denied"),
+        ("GET", "api.test.example", "/slow", "aborted")]
+    assert egress[0]["status"] == 200 and egress[0]["bytes"] > 0 and egress[0]["duration_ms"] >= 0
+    assert "secret" not in orjson.dumps(egress).decode()
+
+
+async def test_a_fetch_at_module_scope_runs_in_the_first_execution(egress_box, upstream):  # noqa: F811
+    code = f"""
+      const config = fetch('{upstream.url("/echo?at=load")}').then((r) => r.json());
+      exports.onExecutePostLogin = async (event, api) => {{
+        api.idToken.setCustomClaim('q', (await config).query);
+      }};"""
+    flow = make_flow(code)
+    for _ in range(2):
+        result = await egress_box.run("t-fetch", flow, payload(), budget=5.0)
+        assert result.status == "completed", result.error
+        assert result.actions[0]["commands"] == [["idToken.setCustomClaim", "q", "at=load"]]
+    assert upstream.hits["/echo"] >= 1
