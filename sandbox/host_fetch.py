@@ -18,6 +18,7 @@ import asyncio
 import base64
 import binascii
 import collections
+import concurrent.futures
 import errno
 import re
 import socket
@@ -28,7 +29,6 @@ from typing import Any
 import aiohttp
 import yarl
 from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import ThreadedResolver
 
 from .egress import Address, EgressConfig, Policy, normalise_host, parse_address, refusal_reason
 
@@ -41,6 +41,10 @@ _DROPPED_HEADERS = frozenset(("host", "connection", "keep-alive", "transfer-enco
                               "content-length", "expect", "proxy-connection"))
 _BODY_HEADERS = ("content-encoding", "content-language", "content-location", "content-type")
 _CROSS_ORIGIN_DROPPED = ("authorization", "proxy-authorization", "cookie")
+# getaddrinfo blocks a thread: lookups get threads of their own, so that names that are slow to
+# resolve (an action can pick them) never hold up the loop's default pool, which builds and
+# closes every tenant's isolates
+DNS_THREADS = 8
 
 
 class EgressRefused(OSError):
@@ -87,7 +91,7 @@ class _PolicyResolver(AbstractResolver):
     def __init__(self, fetcher: HostFetch) -> None:
         self._fetcher = fetcher
         self._policy = fetcher.policy
-        self._inner = ThreadedResolver()
+        self._inner: Any = _SystemResolver(fetcher.dns_pool)
 
     async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
         policy, name = self._policy, normalise_host(host)
@@ -129,6 +133,27 @@ class _PolicyResolver(AbstractResolver):
         await self._inner.close()
 
 
+class _SystemResolver:
+    """getaddrinfo in the fetcher's own threads, answers as aiohttp's ResolveResult."""
+
+    def __init__(self, pool: concurrent.futures.ThreadPoolExecutor) -> None:
+        self._pool = pool
+
+    async def resolve(self, host: str, port: int, family: socket.AddressFamily) -> list[ResolveResult]:
+        infos = await asyncio.get_running_loop().run_in_executor(
+            self._pool, socket.getaddrinfo, host, port, family, socket.SOCK_STREAM, 0, socket.AI_ADDRCONFIG)
+        results: list[ResolveResult] = []
+        for info_family, _, proto, _, address in infos:
+            if info_family not in (socket.AF_INET, socket.AF_INET6):
+                continue
+            results.append(ResolveResult(hostname=host, host=address[0], port=address[1], family=info_family,
+                                         proto=proto, flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV))
+        return results
+
+    async def close(self) -> None:
+        return None
+
+
 class _CheckedConnector(aiohttp.TCPConnector):
     """Checks the peer of every new connection against the policy, right after it connects."""
 
@@ -164,6 +189,13 @@ class HostFetch:
                 self.approve(address)  # a proxy given by its address never meets the resolver
         self.outcomes: collections.Counter[str] = collections.Counter()
         self.seconds = 0.0
+        self._dns_pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+    @property
+    def dns_pool(self) -> concurrent.futures.ThreadPoolExecutor:
+        if self._dns_pool is None:
+            self._dns_pool = concurrent.futures.ThreadPoolExecutor(DNS_THREADS, thread_name_prefix="egress-dns")
+        return self._dns_pool
 
     def host_calls(self) -> dict[str, Any]:
         return {"fetch": self.fetch, "fetch.abort": self.abort}
@@ -175,6 +207,9 @@ class HostFetch:
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()
+        if self._dns_pool is not None:
+            self._dns_pool.shutdown(wait=False, cancel_futures=True)
+            self._dns_pool = None
 
     # -- the connect-time checks ----------------------------------------------------------
 
@@ -365,11 +400,11 @@ class HostFetch:
         if parse_address(host) is not None or self.policy.allow.matches_host(host):
             return
         try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, url.port or 0, type=socket.SOCK_STREAM)
+            infos = await _SystemResolver(self.dns_pool).resolve(host, url.port or 0, socket.AF_UNSPEC)
         except OSError:
             return
         for info in infos:
-            address = parse_address(info[4][0])
+            address = parse_address(info["host"])
             refusal = None if address is None else self.policy.check_address(host, address)
             if refusal is not None:
                 raise _Fail(refusal.code, refusal.message, "denied")
