@@ -430,3 +430,18 @@ async def test_a_flow_that_calls_nothing_pays_nothing(isolate_with):
     # no per-job bookkeeping was made, no callback was added to the jobs' futures
     assert isolate._calls == {}
     assert all(len(getattr(f, "_callbacks", []) or []) == 0 for f in futures)
+
+
+async def test_an_answer_for_a_replaced_isolate_is_dropped(isolate_with):
+    """A fresh isolate numbers its requests from 1 again: an answer that was on its way to the
+    isolate it replaced must not resolve the new one's request of the same number (another
+    execution's data)."""
+    async def answer(args: Any, ctx: HostCallContext) -> dict[str, Any]:
+        return FAKE_REPLY
+
+    isolate = await isolate_with(TWO_FETCHES, {"fetch": answer})
+    old = isolate._isolate
+    await isolate._recycle("test: replaced")
+    await isolate._host_call(1, "fetch", {}, HostCallContext(1, asyncio.get_running_loop().time() + 1, {}), old)
+    assert isolate._io_replies == []
+    assert (await run(isolate))["status"] == "completed"  # the fresh isolate serves
