@@ -56,7 +56,7 @@ for (const [name, [pkg, entry]] of Object.entries(MODULES)) {
     minifyWhitespace: true,
     minifySyntax: true,
     minifyIdentifiers: false,
-    keepNames: false,
+    keepNames: true,
     external: EXTERNAL,
     logLevel: "warning",
     metafile: true,
@@ -66,6 +66,8 @@ for (const [name, [pkg, entry]] of Object.entries(MODULES)) {
     if (match) (bundled[match[1]] ??= new Set()).add(name);
   }
   const code = result.outputFiles[0].text.trimEnd();
+  // the runtime decodes bundles as ASCII (42_node_builtins.js asciiText)
+  if (/[^\x00-\x7f]/.test(code)) throw new Error(`${name}: the bundle is not ASCII`);
   const file = name.replaceAll("/", "_") + ".js";
   writeFileSync(join(outDir, file),
     (pkg === null

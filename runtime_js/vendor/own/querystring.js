@@ -4,10 +4,9 @@
 "use strict";
 
 const es3 = require("internal/querystring_es3");
-const { Buffer } = require("buffer");
 
 function unescapeBuffer(s, decodeSpaces) {
-  const out = Buffer.allocUnsafe(s.length);
+  const out = require("buffer").Buffer.allocUnsafe(s.length); // loaded only when needed
   let n = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);

@@ -5,7 +5,6 @@
 
 const { URL, URLSearchParams } = require("internal/runtime");
 const legacy = require("internal/url_legacy");
-const path = require("path");
 const punycode = require("punycode");
 
 function invalidArgType(name, expected, actual) {
@@ -36,7 +35,7 @@ function fileURLToPath(input) {
 }
 
 function pathToFileURL(filepath) {
-  let resolved = path.resolve(String(filepath));
+  let resolved = require("path").resolve(String(filepath));
   if (String(filepath).endsWith("/") && !resolved.endsWith("/")) resolved += "/";
   resolved = resolved.replace(/%/g, "%25").replace(/\\/g, "%5C").replace(/\n/g, "%0A").replace(/\r/g, "%0D").replace(/\t/g, "%09");
   return new URL("file://" + resolved);
