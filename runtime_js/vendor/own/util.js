@@ -388,7 +388,7 @@ function formatRaw(ctx, value, recurseTimes, typedArray) {
     const comparator = ctx.sorted === true ? undefined : ctx.sorted;
     if (extrasType === "object") output.sort(comparator);
   }
-  const res = reduceToSingleString(ctx, output, base, braces, extrasType, recurseTimes);
+  const res = reduceToSingleString(ctx, output, base, braces, extrasType, recurseTimes, value);
   const newLength = ctx.budget + res.length;
   ctx.budget = newLength;
   return res;
@@ -531,10 +531,66 @@ function isBelowBreakLength(ctx, output, start, base) {
   return base === "" || !base.includes("\n");
 }
 
-function reduceToSingleString(ctx, output, base, braces, extrasType, recurseTimes) {
+// Node's columns for arrays of more than six short entries
+function groupArrayElements(ctx, output, value) {
+  let totalLength = 0;
+  let maxLength = 0;
+  let outputLength = output.length;
+  if (ctx.maxArrayLength < output.length) outputLength--; // not the "... more items" entry
+  const separatorSpace = 2;
+  const dataLen = new Array(outputLength);
+  for (let i = 0; i < outputLength; i++) {
+    const len = output[i].length;
+    dataLen[i] = len;
+    totalLength += len + separatorSpace;
+    if (maxLength < len) maxLength = len;
+  }
+  const actualMax = maxLength + separatorSpace;
+  if (actualMax * 3 + ctx.indentationLvl < ctx.breakLength && (totalLength / actualMax > 5 || maxLength <= 6)) {
+    const averageBias = Math.sqrt(actualMax - totalLength / output.length);
+    const biasedMax = Math.max(actualMax - 3 - averageBias, 1);
+    const columns = Math.min(
+      Math.round(Math.sqrt(2.5 * biasedMax * outputLength) / biasedMax),
+      Math.floor((ctx.breakLength - ctx.indentationLvl) / actualMax),
+      ctx.compact * 4,
+      15);
+    if (columns <= 1) return output;
+    const tmp = [];
+    const maxLineLength = [];
+    for (let i = 0; i < columns; i++) {
+      let lineLength = 0;
+      for (let j = i; j < output.length; j += columns) if (dataLen[j] > lineLength) lineLength = dataLen[j];
+      maxLineLength.push(lineLength + separatorSpace);
+    }
+    let padStart = true;
+    if (value !== undefined) {
+      for (let i = 0; i < output.length; i++) {
+        if (typeof value[i] !== "number" && typeof value[i] !== "bigint") { padStart = false; break; }
+      }
+    }
+    for (let i = 0; i < outputLength; i += columns) {
+      const max = Math.min(i + columns, outputLength);
+      let str = "";
+      let j = i;
+      for (; j < max - 1; j++) {
+        const cell = `${output[j]}, `;
+        str += padStart ? cell.padStart(maxLineLength[j - i], " ") : cell.padEnd(maxLineLength[j - i], " ");
+      }
+      str += padStart ? output[j].padStart(maxLineLength[j - i] - separatorSpace, " ") : output[j];
+      tmp.push(str);
+    }
+    if (ctx.maxArrayLength < output.length) tmp.push(output[outputLength]);
+    output = tmp;
+  }
+  return output;
+}
+
+function reduceToSingleString(ctx, output, base, braces, extrasType, recurseTimes, value) {
   if (ctx.compact !== true) {
     if (typeof ctx.compact === "number" && ctx.compact >= 1) {
-      if (ctx.currentDepth - recurseTimes < ctx.compact) {
+      const entries = output.length;
+      if (extrasType === "array" && entries > 6) output = groupArrayElements(ctx, output, value);
+      if (ctx.currentDepth - recurseTimes < ctx.compact && entries === output.length) {
         const start = output.length + ctx.indentationLvl + braces[0].length + base.length + 10;
         if (isBelowBreakLength(ctx, output, start, base)) {
           const joined = output.join(", ");
