@@ -19,6 +19,8 @@ const WeakMapPrototypeSet = uncurryThis(WeakMap.prototype.set);
 const WeakMapPrototypeDelete = uncurryThis(WeakMap.prototype.delete);
 const NumberPrototypeToString = uncurryThis(Number.prototype.toString);
 const DOMExceptionCtor = DOMException;
+const WeakRefCtor = WeakRef;
+const WeakRefPrototypeDeref = uncurryThis(WeakRef.prototype.deref);
 
 const FETCH_BODY_MAX = 10 * 1024 * 1024;   // request bodies refused before they reach the host
 const NO_OPTIONS = ObjectFreeze(ObjectCreate(null));   // no getter planted on Object.prototype reads as an option
@@ -420,7 +422,7 @@ let signalReason;               // (signal) -> reason
 let signalAbort;                // (signal, reason) -> void
 let signalAddAlgorithm;         // (signal, fn) -> void; fn runs on abort, before the event
 let signalRemoveAlgorithm;      // (signal, fn) -> void
-let signalAddDependent;         // (signal, dependent) -> void
+let signalAddWeakDependent;     // (signal, dependent) -> void
 let isAbortSignal;
 
 function abortError() {
@@ -435,7 +437,10 @@ class AbortSignal extends EventTarget {
   #aborted = false;
   #reason = undefined;
   #algorithms = [];
-  #dependents = [];             // signals that abort with this one (AbortSignal.any, a Request's)
+  // signals that abort with this one: AbortSignal.any's (held), a Request's (a WeakRef, as
+  // undici does: a long-lived controller used for every request must not keep them all)
+  #dependents = [];
+  #dependentsPruned = 0;
 
   static {
     isAbortSignal = (s) => isObjectLike(s) && #aborted in s;
@@ -446,7 +451,17 @@ class AbortSignal extends EventTarget {
       const at = ArrayPrototypeIndexOf(s.#algorithms, fn);
       if (at !== -1) ArrayPrototypeSplice(s.#algorithms, at, 1);
     };
-    signalAddDependent = (s, dependent) => { ArrayPrototypePush(s.#dependents, dependent); };
+    signalAddWeakDependent = (s, dependent) => {
+      ArrayPrototypePush(s.#dependents, new WeakRefCtor(dependent));
+      const list = s.#dependents;
+      if (list.length < 64 || list.length < 2 * s.#dependentsPruned) return;
+      const kept = [];
+      for (let i = 0; i < list.length; i++) {
+        if (isAbortSignal(list[i]) || WeakRefPrototypeDeref(list[i]) !== undefined) ArrayPrototypePush(kept, list[i]);
+      }
+      s.#dependents = kept;
+      s.#dependentsPruned = kept.length;
+    };
     // as the spec's "signal abort": every dependent has its reason before any event fires;
     // the signal's own steps run first, then its dependents', in order
     signalAbort = (s, reason) => {
@@ -458,8 +473,8 @@ class AbortSignal extends EventTarget {
         const dependents = order[i].#dependents;
         order[i].#dependents = [];
         for (let k = 0; k < dependents.length; k++) {
-          const d = dependents[k];
-          if (d.#aborted) continue;
+          const d = isAbortSignal(dependents[k]) ? dependents[k] : WeakRefPrototypeDeref(dependents[k]);
+          if (d === undefined || d.#aborted) continue;
           d.#aborted = true;
           d.#reason = s.#reason;
           ArrayPrototypePush(order, d);
@@ -545,7 +560,7 @@ function followingSignal(source) {
   const signal = new AbortSignal(SIGNAL_INTERNAL);
   if (source === null || source === undefined) return signal;
   if (signalAborted(source)) { signalAbort(signal, signalReason(source)); return signal; }
-  signalAddDependent(source, signal);
+  signalAddWeakDependent(source, signal);
   return signal;
 }
 

@@ -783,3 +783,55 @@ async def test_a_fetch_at_module_scope_runs_in_the_first_execution(egress_box, u
         assert result.status == "completed", result.error
         assert result.actions[0]["commands"] == [["idToken.setCustomClaim", "q", "at=load"]]
     assert upstream.hits["/echo"] >= 1
+
+
+async def test_bodies_survive_the_wire_byte_for_byte_and_decode_across_chunks(run_with_host):
+    def reply(args):
+        # echo the request body back as the response body
+        return {"ok": True, "status": 200, "status_text": "OK", "url": args["url"], "redirected": False, "headers": [],
+                "body": args["body"] or "", "trace": {"outcome": "ok"}}
+    host = FakeHost(reply=reply)
+    (result,) = await run_with_host(host, """
+      const all = new Uint8Array(256 * 70 + 1);
+      for (let i = 0; i < all.length; i++) all[i] = i & 0xFF;
+      const back = new Uint8Array(await (await fetch('https://a.example/', { method: 'POST', body: all })).arrayBuffer());
+      out.bytes = back.length === all.length && back.every((b, i) => b === all[i]);
+      // a two-byte and a four-byte character across the 16384-byte decoding chunks, a broken
+      // sequence in the middle and an unfinished one at the end
+      const text = 'a'.repeat(16383) + 'é' + 'b'.repeat(16381) + '😀' + 'c';
+      const enc = new TextEncoder().encode(text);
+      const mixed = new Uint8Array(enc.length + 3);
+      mixed.set(enc); mixed[enc.length] = 0xFF; mixed[enc.length + 1] = 0x41; mixed[enc.length + 2] = 0xE2;
+      const got = await (await fetch('https://a.example/', { method: 'POST', body: mixed })).text();
+      out.text = got === text + '\\uFFFDA\\uFFFD';
+      out.length = got.length;
+      const bom = await (await fetch('https://a.example/', { method: 'POST', body: new Uint8Array([0xEF, 0xBB, 0xBF, 0xEF, 0xBB, 0xBF, 0x78]) })).text();
+      out.bom = [bom.length, bom.charCodeAt(0)];
+    """)
+    out = out_of(result)
+    assert out["bytes"] is True
+    assert out["text"] is True, out
+    assert out["bom"] == [2, 0xFEFF]  # only the first BOM is dropped
+
+
+async def test_a_long_lived_signal_shared_by_many_requests_still_aborts_the_one_in_flight(run_with_host):
+    def reply(args):
+        return {"ok": True, "status": 200, "status_text": "OK", "url": args["url"], "redirected": False, "headers": [],
+                "body": "", "trace": {"outcome": "ok"}}
+    host = FakeHost(reply=reply)
+    slow = FakeHost(delay=3.0)
+
+    async def fetch(args, ctx=None):
+        return await (slow.fetch(args, ctx) if "slow" in args["url"] else host.fetch(args, ctx))
+    host_calls = FakeHost()
+    host_calls.fetch = fetch
+    # a controller at module scope, as actions keep one: its requests' signals are held weakly
+    # (undici's rule), so hundreds of requests leave nothing behind on it, and it still aborts
+    (result,) = await run_with_host(host_calls, """
+      globalThis.shared = globalThis.shared || new AbortController();
+      for (let i = 0; i < 200; i++) await (await fetch('https://a.example/' + i, { signal: shared.signal })).text();
+      setTimeout(() => shared.abort(), 20);
+      try { await fetch('https://a.example/slow', { signal: shared.signal }); } catch (e) { out.err = e.name; }
+    """)
+    assert out_of(result)["err"] == "AbortError"
+    assert len(host.requests) == 200 and len(slow.requests) == 1
