@@ -486,3 +486,39 @@ def test_lazy_runtime_code_passes_the_runtime_lint(path):
 def test_lazy_runtime_files_are_ascii(path):
     # 44_node_crypto.js lazySourceText decodes them as one byte per character
     assert path.read_bytes().isascii()
+
+
+async def test_large_payloads_cross_the_sync_channel_in_chunks_and_the_channel_stays_private(sandbox):
+    out = await claims(sandbox, """
+      const big = Buffer.alloc(3 * 1024 * 1024 + 7, 'abc');
+      out.hash = crypto.createHash('sha256').update(big).digest('hex');
+      const z = zlib.deflateSync(crypto.randomBytes(200000));
+      out.zlib = [z.length > 200000, zlib.inflateSync(z).length];
+      try { crypto.createHash('sha256').update(Buffer.alloc(17 * 1024 * 1024)).digest('hex'); }
+      catch (e) { out.tooBig = [e.name, e.code]; }
+      out.hidden = [typeof globalThis.__actionhost_sync, typeof globalThis.__actionhost_syncbuf, typeof hostSync];
+      out.after = crypto.createHash('md5').update('still').digest('hex');
+    """)
+    assert out["hash"] == hashlib.sha256(b"abc" * ((3 * 2**20 + 7) // 3) + b"abc"[: (3 * 2**20 + 7) % 3]).hexdigest()
+    assert out["zlib"] == [True, 200000]
+    assert out["tooBig"] == ["RangeError", "ERR_OUT_OF_RANGE"]
+    assert out["hidden"] == ["undefined", "undefined", "undefined"]
+    assert out["after"] == hashlib.md5(b"still").hexdigest()
+
+
+async def test_zlib_stream_forms_pipe_through_node_streams(sandbox):
+    out = await claims(sandbox, """
+      const { pipeline, Readable, Writable } = require('stream');
+      const chunks = [];
+      await new Promise((resolve, reject) => pipeline(Readable.from([Buffer.from('hello '), Buffer.from('streams')]),
+        zlib.createGzip(), zlib.createGunzip(), new Writable({ write(c, e, cb) { chunks.push(c); cb(); } }),
+        (err) => (err ? reject(err) : resolve())));
+      out.text = Buffer.concat(chunks).toString();
+      out.error = await new Promise((resolve) => {
+        const g = zlib.createGunzip();
+        g.on('error', (e) => resolve([e.name, e.code]));
+        g.on('data', () => {});
+        g.end(Buffer.from('not gzip'));
+      });
+    """)
+    assert out == {"text": "hello streams", "error": ["Error", "Z_DATA_ERROR"]}

@@ -271,12 +271,13 @@ class CryptoDataSink {
   constructor() { this.parts = []; this.size = 0; this.done = false; }
   add(data, encoding, finalizedCode) {
     if (this.done) throw nodeError(ErrorCtor, "Digest already called", finalizedCode);
-    const bytes = cryptoBytes(data, encoding, "data", typeof data !== "string");
-    const n = TypedArrayPrototypeGetLength(bytes);
+    const view = cryptoBytes(data, encoding, "data", false);
+    const n = TypedArrayPrototypeGetLength(view);
     if (this.size + n > HASH_INPUT_MAX) {
       throw nodeError(RangeErrorCtor, "the data is over the sandbox's limit of " + HASH_INPUT_MAX + " bytes per digest", "ERR_OUT_OF_RANGE");
     }
-    ArrayPrototypePush(this.parts, bytes);
+    // a buffer is copied (a string was decoded into a new one already)
+    ArrayPrototypePush(this.parts, typeof data === "string" ? view : cryptoBytes(view, undefined, "data", true));
     this.size += n;
   }
   finish(finalizedCode) {
