@@ -8,7 +8,9 @@ const FUNCTION_BODY_LINE_OFFSET = 2; // "(function anonymous(...\n) {\n" precede
 
 function compileModule(name, code) {
   const args = ArrayPrototypeSlice(MODULE_PARAMS);
-  ArrayPrototypePush(args, code + "\n//# sourceURL=" + name);
+  // a first line "#!..." (Node accepts it) becomes a comment of the same length (sandbox/compiler.py)
+  const source = StringPrototypeStartsWith(code, "#!") ? "//" + StringPrototypeSlice(code, 2) : code;
+  ArrayPrototypePush(args, source + "\n//# sourceURL=" + name);
   return ReflectApply(FunctionCtor, undefined, args);
 }
 
@@ -16,22 +18,49 @@ function compileModule(name, code) {
 // Frames of the runtime's own code (one anonymous script: "<anonymous>:line:col") are dropped:
 // a stack names the action's lines and built-ins ("Array.map (<anonymous>)", as in Node), never
 // the host's step machinery.
+const RegExpCtor = RegExp;
 const RUNTIME_FRAME = /\n[ \t]+at [^\n]*<anonymous>:\d+:\d+\)?(?=\n|$)/g;
 
 function fileStack(stack, name) {
   if (typeof stack !== "string") return stack;
   const escaped = StringPrototypeReplace(name, /[.*+?^${}()|[\]\\]/g, "\\$&");
-  const renumbered = StringPrototypeReplace(stack, new RegExp(escaped + ":(\\d+):(\\d+)", "g"),
+  const renumbered = StringPrototypeReplace(stack, new RegExpCtor(escaped + ":(\\d+):(\\d+)", "g"),
     (_, line, col) => name + ":" + MathMax(1, NumberCtor(line) - FUNCTION_BODY_LINE_OFFSET) + ":" + col);
   return StringPrototypeReplace(renumbered, RUNTIME_FRAME, "");
 }
 
+// An action's require: Node's built-in modules (42_node_builtins.js: exports, or an error for
+// one an action cannot have), then npm packages (requirePackage), else Node's MODULE_NOT_FOUND.
 function makeRequire(name) {
-  return function require(id) {
+  const notFound = (id) => {
     const err = new ErrorCtor("Cannot find module '" + StringCtor(id) + "'\nRequire stack:\n- " + name);
-    err.code = "MODULE_NOT_FOUND";
-    throw err;
+    ObjectDefineProperty(err, "code", { value: "MODULE_NOT_FOUND", writable: true, enumerable: true, configurable: true });
+    ObjectDefineProperty(err, "requireStack", { value: [name], writable: true, enumerable: true, configurable: true });
+    return err;
   };
+  const require = function require(id) {
+    if (typeof id !== "string") {
+      throw nodeError(TypeErrorCtor, 'The "id" argument must be of type string. Received ' + describeReceived(id), "ERR_INVALID_ARG_TYPE");
+    }
+    if (id === "") throw nodeError(TypeErrorCtor, "The argument 'id' must be a non-empty string. Received ''", "ERR_INVALID_ARG_VALUE");
+    const builtin = lookupBuiltin(id);
+    if (builtin !== undefined) return builtin;
+    const pkg = requirePackage(id, name);
+    if (pkg !== undefined) return pkg;
+    throw notFound(id);
+  };
+  require.resolve = function resolve(id) {
+    if (isBuiltinName(id)) return id;
+    throw notFound(id);
+  };
+  require.cache = ObjectCreate(null);
+  return require;
+}
+
+// The seam for npm packages bundled with an action (a later issue): exports of package `id`
+// required from action `from`, or undefined when there is none.
+function requirePackage(id, from) {
+  return undefined;
 }
 
 // module: {name, code, state: "new"|"loaded"|"failed", exports, error}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import re
 import secrets
 import struct
@@ -24,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from . import host_sync
 from .driver import Isolate, JSError, StepTimeout
 from .errors import ACTION_ERROR, ACTION_TIMEOUT, PLATFORM_ERROR, failure
 
@@ -34,14 +36,38 @@ OUT_OF_MEMORY = "the isolate ran out of memory"
 
 
 def runtime_source(directory: Path = RUNTIME_DIR) -> str:
-    """All runtime files, in name order, as one strict-mode function body."""
-    parts = ['(function () {\n"use strict";\n']
+    """All runtime files, in name order, as one strict-mode function body, preceded by the
+    names of the vendored npm modules (runtime_js/vendor/dist/, made by vendor/build.sh) on a
+    global that 42_node_builtins.js takes and deletes. Their code is not part of it: an isolate
+    gets a module's text with the sync host call "builtin.source" the first time an action
+    requires it (most never do; carried in every isolate, their source would cost ~0.4 MiB each)."""
+    names = list(vendored_modules(directory / "vendor" / "dist"))
+    parts = [f"globalThis.__actionhost_vendor = {orjson.dumps(names).decode()};\n", '(function () {\n"use strict";\n']
     for path in sorted(directory.glob("*.js")):
         parts.append(f"// ---- {path.name}\n")
         parts.append(path.read_text(encoding="utf-8"))
         parts.append("\n")
     parts.append("})();\n")
     return "".join(parts)
+
+
+@functools.cache
+def vendored_modules(directory: Path = RUNTIME_DIR / "vendor" / "dist") -> dict[str, bytes]:
+    """Vendored module name -> its factory body (dist/modules.json says which file holds it)."""
+    index = directory / "modules.json"
+    if not index.exists():
+        return {}
+    return {name: (directory / file).read_bytes() for name, file in orjson.loads(index.read_bytes()).items()}
+
+
+def _vendored_source(payload: bytes) -> bytes:
+    source = vendored_modules().get(payload.decode("utf-8", "replace"))
+    if source is None:
+        raise host_sync.SyncCallError("no vendored module of that name")
+    return source
+
+
+host_sync.HANDLERS["builtin.source"] = _vendored_source
 
 
 @dataclass
@@ -59,6 +85,24 @@ class Limits:
     cancel_grace: float = 0.5
     # a step that carries no long-running user code should answer in far less than this
     idle_step_timeout: float = 2.0
+
+
+@dataclass
+class HostCallContext:
+    """What a host-call handler knows of the execution that made the call."""
+
+    job_id: int
+    deadline: float  # loop.time(): the handler must answer by then
+    state: dict[str, Any]  # the handlers' own per-execution state, dropped when the execution ends
+
+
+HostCall = Callable[[Any, HostCallContext], Awaitable[Any]]
+
+
+@dataclass
+class _JobCalls:
+    ctx: HostCallContext
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
 
 @dataclass
@@ -82,7 +126,7 @@ class FlowIsolate:
         runtime: str,
         install: dict[str, Any],
         limits: Limits,
-        host_calls: dict[str, Callable[[Any], Awaitable[Any]]] | None = None,
+        host_calls: dict[str, HostCall] | None = None,
         spares: SparePool | None = None,
         answer_now: Callable[[list[tuple[Job, dict[str, Any]]]], None] | None = None,
     ) -> None:
@@ -99,6 +143,7 @@ class FlowIsolate:
         self._inside: dict[int, Job] = {}  # handed to the runtime, not finished
         self._cancels: list[tuple[int, str]] = []
         self._host_calls = host_calls or {}
+        self._calls: dict[int, _JobCalls] = {}  # host calls in flight, by the job that made them
         self._spares = spares
         self._answer_now = answer_now
         self._step_started: float | None = None  # loop.time() of the step in flight
@@ -218,7 +263,7 @@ class FlowIsolate:
         now = self._loop.time()
         patience = max(self._limits.cancel_grace, 20 * self._step_seconds)
         if self._step_started is not None and now - self._step_started > patience:
-            self._loop.create_task(self._recycle("an execution ran past its budget and the isolate did not answer", culprit=job))
+            self._recycle_soon("an execution ran past its budget and the isolate did not answer", culprit=job)
             return
         self._kick()
         job.timer = self._loop.call_later(self._limits.cancel_grace, self._cancel_ignored, job)
@@ -239,7 +284,7 @@ class FlowIsolate:
             return  # an isolate taken out of service since: its jobs were answered or re-queued
         recycle = self._absorb(text, isolate)
         if recycle is not None:
-            self._loop.create_task(self._recycle(recycle[0], memory=recycle[1]))
+            self._recycle_soon(recycle[0], memory=recycle[1])
 
     def _answer_early(self, isolate: Isolate, text: str) -> Any:
         """A wake's text, read on the isolate thread: the jobs it reports finished are answered
@@ -362,7 +407,10 @@ class FlowIsolate:
             if job is not None:
                 _settle(job, result)
         for request in out.get("io", ()):
-            self._loop.create_task(self._host_call(*request))
+            # [request_id, kind, args, job_id] as 70_host.js writes them; anything else is not
+            # the runtime's (it never reaches a handler)
+            if isinstance(request, list) and 3 <= len(request) <= 4 and isinstance(request[0], int):
+                self._start_host_call(request, isolate)
         if "requeue" in out:
             self._requeue(out["requeue"])
             self._kick()
@@ -384,16 +432,57 @@ class FlowIsolate:
             self._schedule_timer(out.get("timer", -1))
         return None
 
-    async def _host_call(self, request_id: int, kind: str, args: Any) -> None:
-        """Answer one host call from the runtime in a later step (never inside this one)."""
-        handler = self._host_calls.get(kind)
+    # how long past its job's deadline a host call may go unanswered before it is answered with
+    # a failure (the handlers bound themselves by the deadline; this is the backstop)
+    HOST_CALL_GRACE = 0.05
+
+    def _start_host_call(self, request: list[Any], isolate: Isolate) -> None:
+        """Start a handler for one I/O request of the runtime; one for a job that is gone (or
+        no job) is answered with a failure."""
+        request_id, kind, args = request[0], request[1], request[2]
+        job_id = request[3] if len(request) == 4 else None
+        job = self._inside.get(job_id) if isinstance(job_id, int) else None
+        if job is None or job.future.done():
+            self._io_replies.append([request_id, False, f"host call '{kind}' refused: the execution that made it has ended"])
+            self._kick()
+            return
+        calls = self._calls.get(job.id)
+        if calls is None:
+            # only jobs that call the host pay for this bookkeeping
+            calls = self._calls[job.id] = _JobCalls(HostCallContext(job.id, job.deadline, {}))
+            job.future.add_done_callback(lambda _f, ended=job.id: self._end_calls(ended))
+        task = self._loop.create_task(self._host_call(request_id, kind, args, calls.ctx, isolate))
+        calls.tasks.add(task)
+        task.add_done_callback(calls.tasks.discard)
+
+    def _end_calls(self, job_id: int) -> None:
+        """The job settled (or left its isolate): drop its handlers' state, cancel what runs."""
+        calls = self._calls.pop(job_id, None)
+        if calls is not None:
+            for task in list(calls.tasks):
+                task.cancel()
+
+    async def _host_call(self, request_id: int, kind: Any, args: Any, ctx: HostCallContext, isolate: Isolate) -> None:
+        """Answer one host call from the runtime in a later step (never inside this one), by
+        the job's deadline at the latest."""
+        handler = self._host_calls.get(kind) if isinstance(kind, str) else None
         if handler is None:
             reply = [request_id, False, f"host call '{kind}' is not available"]
         else:
             try:
-                reply = [request_id, True, await handler(args)]
+                async with asyncio.timeout_at(ctx.deadline + self.HOST_CALL_GRACE):
+                    reply = [request_id, True, await handler(args, ctx)]
+            except TimeoutError:
+                reply = [request_id, False, f"host call '{kind}' did not finish within the execution's budget"]
+            except asyncio.CancelledError:
+                if self.closed:
+                    raise
+                # the execution ended: the answer only releases the runtime's waiter
+                reply = [request_id, False, f"host call '{kind}' cancelled: the execution ended"]
             except Exception as exc:  # noqa: BLE001 - the error goes back to the calling action
                 reply = [request_id, False, str(exc)]
+        if isolate is not self._isolate or self.closed:
+            return  # a fresh isolate numbers its requests anew: this answer is not its
         self._io_replies.append(reply)
         self._kick()
 
@@ -412,8 +501,21 @@ class FlowIsolate:
 
     async def _recycle(self, reason: str, culprit: Job | None = None, memory: bool = False) -> None:
         """Destroy the isolate; fail the job that was running, run the others again on a fresh one."""
+        closing = self._take_out_of_service(reason, culprit, memory)
+        if closing is not None:
+            await closing
+
+    def _recycle_soon(self, reason: str, culprit: Job | None = None, memory: bool = False) -> None:
+        """`_recycle` from a callback: the isolate leaves service now, not in a task that runs
+        after the loop's next step (which would hand the jobs the runtime gave back to the very
+        isolate being retired, and fail them as having run twice)."""
+        closing = self._take_out_of_service(reason, culprit, memory)
+        if closing is not None:
+            closing.add_done_callback(_retrieve)
+
+    def _take_out_of_service(self, reason: str, culprit: Job | None, memory: bool) -> asyncio.Future[None] | None:
         if self._isolate is None or self.closed:
-            return
+            return None
         self.recycles += 1
         if self._timer is not None:
             self._timer.cancel()
@@ -421,6 +523,8 @@ class FlowIsolate:
         running, action_index = _progress(self._input) if self._input is not None else (-1, -1)
         action = self._action_names[action_index] if 0 <= action_index < len(self._action_names) else None
         inside, self._inside = self._inside, {}
+        for job_id in inside:
+            self._end_calls(job_id)  # a job run again starts with no requests counted
         self._cancels.clear()
         self._io_replies.clear()
         # the jobs are answered before the close completes: an isolate stuck in native code
@@ -446,10 +550,13 @@ class FlowIsolate:
         self._queued[:0] = again
         if self._queued:
             self._kick()
-        await closing
+        return closing
 
 
 WARM_UP = RUNTIME_DIR / "warmup.json"
+# the synchronous host call's shared buffer (runtime_js/41_host_sync.js): larger requests and
+# answers go in chunks of this size; only the pages a call touches cost memory
+SYNC_BUFFER = 32 * 1024
 
 
 def load_runtime(loop: asyncio.AbstractEventLoop, runtime: str, limits: Limits) -> Spare:
@@ -459,6 +566,7 @@ def load_runtime(loop: asyncio.AbstractEventLoop, runtime: str, limits: Limits) 
     try:
         isolate.set_heap_limits(limits.heap_hard, limits.heap_soft)
         isolate.install_wake("__actionhost_wake", "__actionhost_outbuf", limits.output_buffer)
+        isolate.install_sync("__actionhost_sync", "__actionhost_syncbuf", SYNC_BUFFER, host_sync.dispatch)
         buffer = isolate.new_shared_buffer(limits.input_buffer, "__actionhost_inbuf")
         isolate.call_sync(runtime)
         step = f'__actionhost_step("{secrets.token_hex(16)}")'
@@ -594,6 +702,11 @@ def _parse_step_output(reply: str) -> dict[str, Any] | None:
         return orjson.loads(_LONE_SURROGATE.sub(r"\\ufffd", reply))
     except orjson.JSONDecodeError:
         return None
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()  # a failed close is no one's to handle: do not log it as lost
 
 
 def _settle(job: Job, result: dict[str, Any]) -> None:
