@@ -698,3 +698,110 @@ HANDLERS.update({
     "key.generate": key_generate,
     "key.raw": key_raw_public,
 })
+
+
+# -- ciphers (createCipheriv / createDecipheriv, subtle AES-GCM) ----------------------------------
+#
+# Stateless: each call gets everything given to update() so far and answers with the output for
+# all of it; the JS side hands back only what it has not returned yet. CBC / CTR / GCM output for
+# a prefix of the input is a prefix of the output, so this is what an OpenSSL context would have
+# produced chunk by chunk (CBC keeps its last block back until final, as EVP does).
+
+CIPHERS = {"aes-128-cbc": (16, "cbc"), "aes-192-cbc": (24, "cbc"), "aes-256-cbc": (32, "cbc"),
+           "aes-128-ctr": (16, "ctr"), "aes-192-ctr": (24, "ctr"), "aes-256-ctr": (32, "ctr"),
+           "aes-128-gcm": (16, "gcm"), "aes-192-gcm": (24, "gcm"), "aes-256-gcm": (32, "gcm"),
+           "aes-128-ecb": (16, "ecb"), "aes-192-ecb": (24, "ecb"), "aes-256-ecb": (32, "ecb"),
+           "id-aes128-gcm": (16, "gcm"), "id-aes192-gcm": (24, "gcm"), "id-aes256-gcm": (32, "gcm"),
+           "aes128": (16, "cbc"), "aes192": (24, "cbc"), "aes256": (32, "cbc")}
+CIPHER_INPUT_MAX = 16 * 2**20
+
+
+def cipher(data: bytes) -> bytes:
+    """fields: JSON {algorithm, decrypt, final, autoPadding, authTagLength}, key, iv, data so
+    far, AAD, auth tag (decrypting GCM). Answer: fields output, auth tag (encrypting GCM, final)."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives import padding as sym_padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    opts, key, iv, message, aad, tag = fields(data)
+    o = options(opts)
+    name = str(o.get("algorithm", "")).lower()
+    if name not in CIPHERS:
+        raise SyncCallError("Invalid cipher type", "TypeError", "ERR_CRYPTO_UNKNOWN_CIPHER")
+    key_size, mode_name = CIPHERS[name]
+    if len(key) != key_size:
+        raise SyncCallError("Invalid key length", "RangeError", "ERR_CRYPTO_INVALID_KEYLEN")
+    _input_cap(message, CIPHER_INPUT_MAX, "the data to encrypt")
+    decrypt, final, auto_padding = bool(o.get("decrypt")), bool(o.get("final")), o.get("autoPadding", True)
+    tag_length = int(o.get("authTagLength") or 16)
+    if mode_name == "cbc":
+        if len(iv) != 16:
+            raise SyncCallError("Invalid initialization vector", "TypeError", "ERR_CRYPTO_INVALID_IV")
+        mode: Any = modes.CBC(iv)
+    elif mode_name == "ctr":
+        if len(iv) != 16:
+            raise SyncCallError("Invalid initialization vector", "TypeError", "ERR_CRYPTO_INVALID_IV")
+        mode = modes.CTR(iv)
+    elif mode_name == "ecb":
+        mode = modes.ECB()
+    else:
+        if not 1 <= len(iv) <= 1024:
+            raise SyncCallError("Invalid initialization vector", "TypeError", "ERR_CRYPTO_INVALID_IV")
+        if not 4 <= tag_length <= 16:
+            raise SyncCallError(f"Invalid authentication tag length: {tag_length}", "TypeError",
+                                "ERR_CRYPTO_INVALID_AUTH_TAG")
+        if decrypt and final and not 4 <= len(tag) <= 16:
+            raise SyncCallError("Unsupported state or unable to authenticate data")
+        mode = modes.GCM(iv, min_tag_length=4) if not (decrypt and final) else modes.GCM(iv, tag, min_tag_length=4)
+    engine = Cipher(algorithms.AES(key), mode)
+    blocked = mode_name in ("cbc", "ecb")
+    if not decrypt:
+        ctx = engine.encryptor()
+        if mode_name == "gcm" and aad:
+            ctx.authenticate_additional_data(aad)
+        if blocked:
+            if final:
+                if auto_padding:
+                    p = sym_padding.PKCS7(128).padder()
+                    message = p.update(message) + p.finalize()
+                elif len(message) % 16:
+                    raise SyncCallError("wrong final block length", "Error", "ERR_OSSL_WRONG_FINAL_BLOCK_LENGTH")
+            else:
+                message = message[: len(message) - len(message) % 16]
+        out = ctx.update(message)
+        if final:
+            out += ctx.finalize()
+            if mode_name == "gcm":
+                return pack(out, ctx.tag[:tag_length])
+        return pack(out, b"")
+    ctx = engine.decryptor()
+    if mode_name == "gcm" and aad:
+        ctx.authenticate_additional_data(aad)
+    if blocked:
+        if final:
+            if len(message) % 16:
+                raise SyncCallError("wrong final block length", "Error", "ERR_OSSL_WRONG_FINAL_BLOCK_LENGTH")
+        else:
+            whole = len(message) - len(message) % 16
+            if auto_padding and whole == len(message):
+                whole -= 16  # the last block waits for final(): it holds the padding
+            message = message[: max(0, whole)]
+    out = ctx.update(message)
+    if not final:
+        return pack(out, b"")
+    try:
+        out += ctx.finalize()
+    except InvalidTag:
+        raise SyncCallError("Unsupported state or unable to authenticate data") from None
+    except ValueError:
+        raise SyncCallError("Unsupported state or unable to authenticate data") from None
+    if blocked and auto_padding:
+        u = sym_padding.PKCS7(128).unpadder()
+        try:
+            out = u.update(out) + u.finalize()
+        except ValueError:
+            raise SyncCallError("error:1C800064:Provider routines::bad decrypt", "Error", "ERR_OSSL_BAD_DECRYPT") from None
+    return pack(out, b"")
+
+
+HANDLERS["cipher"] = cipher

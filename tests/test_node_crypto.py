@@ -522,3 +522,50 @@ async def test_zlib_stream_forms_pipe_through_node_streams(sandbox):
       });
     """)
     assert out == {"text": "hello streams", "error": ["Error", "Z_DATA_ERROR"]}
+
+
+async def test_aes_ciphers_interoperate_with_python(sandbox):
+    from cryptography.hazmat.primitives import padding as sym_padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    key, iv, nonce = bytes(range(32)), bytes(range(16)), bytes(range(12))
+    text = "a secret worth keeping " * 3
+    out = await claims(sandbox, f"""
+      const key = Buffer.from({js(key.hex())}, 'hex'), iv = Buffer.from({js(iv.hex())}, 'hex');
+      const nonce = Buffer.from({js(nonce.hex())}, 'hex');
+      const c = crypto.createCipheriv('aes-256-cbc', key, iv);
+      out.cbc = c.update({js(text[:10])}, 'utf8', 'hex') + c.update({js(text[10:])}, 'utf8', 'hex') + c.final('hex');
+      const d = crypto.createDecipheriv('aes-256-cbc', key, iv);
+      out.cbcBack = d.update(out.cbc, 'hex', 'utf8') + d.final('utf8');
+      const g = crypto.createCipheriv('aes-256-gcm', key, nonce);
+      g.setAAD(Buffer.from('header'));
+      out.gcm = Buffer.concat([g.update({js(text)}), g.final()]).toString('base64');
+      out.tag = g.getAuthTag().toString('base64');
+      const gd = crypto.createDecipheriv('aes-256-gcm', key, nonce);
+      gd.setAAD(Buffer.from('header'));
+      gd.setAuthTag(g.getAuthTag());
+      out.gcmBack = gd.update(Buffer.from(out.gcm, 'base64'), undefined, 'utf8') + gd.final('utf8');
+      const bad = crypto.createDecipheriv('aes-256-gcm', key, nonce);
+      bad.setAuthTag(Buffer.alloc(16));
+      bad.update(Buffer.from(out.gcm, 'base64'));
+      try {{ bad.final(); }} catch (e) {{ out.badTag = e.message; }}
+      const ctr = crypto.createCipheriv('aes-128-ctr', key.subarray(0, 16), iv);
+      out.ctr = ctr.update('stream').toString('hex') + ctr.final('hex');
+      try {{ crypto.createCipheriv('aes-256-cbc', Buffer.alloc(5), iv); }} catch (e) {{ out.badKey = [e.name, e.code]; }}
+      const wrong = crypto.createDecipheriv('aes-256-cbc', Buffer.alloc(32), iv);
+      wrong.update(out.cbc, 'hex');
+      try {{ wrong.final(); }} catch (e) {{ out.badDecrypt = e.code; }}
+    """)
+    p = sym_padding.PKCS7(128).padder()
+    enc = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+    assert out["cbc"] == (enc.update(p.update(text.encode()) + p.finalize()) + enc.finalize()).hex()
+    assert out["cbcBack"] == text
+    sealed = AESGCM(key).encrypt(nonce, text.encode(), b"header")
+    assert base64.b64decode(out["gcm"]) + base64.b64decode(out["tag"]) == sealed
+    assert out["gcmBack"] == text
+    assert out["badTag"] == "Unsupported state or unable to authenticate data"
+    ctr = Cipher(algorithms.AES(key[:16]), modes.CTR(iv)).encryptor()
+    assert out["ctr"] == ctr.update(b"stream").hex()
+    assert out["badKey"] == ["RangeError", "ERR_CRYPTO_INVALID_KEYLEN"]
+    assert out["badDecrypt"] == "ERR_OSSL_BAD_DECRYPT"

@@ -4,7 +4,7 @@
 // and helpers, taken before any user code ran; it must use only those (no globals: an action may
 // have replaced them by the time this is compiled). The host does the work through hostSync
 // (41_host_sync.js, sandbox/host_sync.py): digests and HMACs with hashlib, RSA / EC / Ed25519
-// keys, signatures and key generation with `cryptography`, random bytes from the OS. One
+// keys, signatures, key generation and AES ciphers with `cryptography`, random bytes from the OS. One
 // synchronous host call costs ~5 us, less than a JS digest of a short string costs before V8 has
 // optimised it, and keeps the isolate free of a JS hash library.
 //
@@ -772,6 +772,77 @@ function cryptoVerify(algorithm, data, key, signature, callback) {
   return undefined;
 }
 
+// ---- ciphers -----------------------------------------------------------------------------------
+
+const CIPHER_NAMES = ["aes-128-cbc", "aes-192-cbc", "aes-256-cbc", "aes-128-ctr", "aes-192-ctr", "aes-256-ctr",
+  "aes-128-ecb", "aes-192-ecb", "aes-256-ecb", "aes-128-gcm", "aes-192-gcm", "aes-256-gcm", "aes128", "aes192",
+  "aes256", "id-aes128-gcm", "id-aes192-gcm", "id-aes256-gcm"];
+
+// Everything given to update() so far goes to the host at each call (sandbox/host_sync.py
+// `cipher` is stateless); each call returns the part of the output not returned before.
+class CipherBase {
+  #algorithm; #key; #iv; #decrypt; #sink; #returned; #padding; #aad; #tag; #tagLength; #done;
+  constructor(decrypt, algorithm, key, iv, options) {
+    if (typeof algorithm !== "string") throw cryptoInvalidArg("cipher", "of type string", algorithm);
+    const name = StringPrototypeToLowerCase(algorithm);
+    if (!CryptoArrayIncludes(CIPHER_NAMES, name)) throw nodeError(TypeErrorCtor, "Invalid cipher type", "ERR_CRYPTO_UNKNOWN_CIPHER");
+    this.#algorithm = name;
+    this.#decrypt = decrypt;
+    this.#key = secretBytesOf(key, undefined, "key");
+    this.#iv = iv === null || iv === undefined ? cryptoBytes("", undefined, "iv", true) : cryptoBytes(iv, undefined, "iv", true);
+    this.#sink = new CryptoDataSink();
+    this.#returned = 0;
+    this.#padding = true;
+    this.#aad = cryptoBytes("", undefined, "aad", true);
+    this.#tag = cryptoBytes("", undefined, "tag", true);
+    this.#tagLength = cryptoOwnOr(options, "authTagLength", undefined);
+    this.#done = false;
+    this.#run(false); // the host checks the key and IV lengths now, as Node does
+  }
+  #run(final) {
+    const data = this.#sink.size === 0 ? cryptoBytes("", undefined, "data", true) : cryptoConcat(this.#sink.parts, this.#sink.size);
+    if (this.#sink.parts.length > 1) { this.#sink.parts = [data]; }
+    const request = { algorithm: this.#algorithm, decrypt: this.#decrypt, final, autoPadding: this.#padding,
+      authTagLength: this.#tagLength };
+    const parts = cryptoSplitFields(hostSync("cipher", [cryptoOptionsText(request), this.#key, this.#iv, data, this.#aad, this.#tag]));
+    const out = parts[0];
+    const n = TypedArrayPrototypeGetLength(out);
+    const fresh = cryptoBytes(bytesSlice(out, this.#returned, n - this.#returned), undefined, "out", true);
+    this.#returned = n;
+    if (final && TypedArrayPrototypeGetLength(parts[1]) > 0) this.#tag = cryptoBytes(parts[1], undefined, "tag", true);
+    return fresh;
+  }
+  update(data, inputEncoding, outputEncoding) {
+    if (this.#done) throw nodeError(ErrorCtor, "Unsupported state", "ERR_CRYPTO_INVALID_STATE");
+    this.#sink.add(data, inputEncoding, "ERR_CRYPTO_INVALID_STATE");
+    return cryptoOutput(this.#run(false), outputEncoding);
+  }
+  final(outputEncoding) {
+    if (this.#done) throw nodeError(ErrorCtor, "Unsupported state", "ERR_CRYPTO_INVALID_STATE");
+    this.#done = true;
+    return cryptoOutput(this.#run(true), outputEncoding);
+  }
+  setAutoPadding(autoPadding) { this.#padding = autoPadding !== false; return this; }
+  setAAD(buffer) { this.#aad = cryptoBytes(buffer, undefined, "buffer", true); return this; }
+  getAuthTag() {
+    if (this.#decrypt || !this.#done || TypedArrayPrototypeGetLength(this.#tag) === 0) {
+      throw nodeError(ErrorCtor, "Invalid state for operation getAuthTag", "ERR_CRYPTO_INVALID_STATE");
+    }
+    return cryptoBuffer(cryptoBytes(this.#tag, undefined, "tag", true));
+  }
+  setAuthTag(tag) {
+    if (!this.#decrypt || this.#done) throw nodeError(ErrorCtor, "Invalid state for operation setAuthTag", "ERR_CRYPTO_INVALID_STATE");
+    this.#tag = cryptoBytes(tag, undefined, "buffer", true);
+    return this;
+  }
+}
+class Cipheriv extends CipherBase {
+  constructor(algorithm, key, iv, options) { super(false, algorithm, key, iv, options); }
+}
+class Decipheriv extends CipherBase {
+  constructor(algorithm, key, iv, options) { super(true, algorithm, key, iv, options); }
+}
+
 // ---- key generation ----------------------------------------------------------------------------
 
 function encodeGeneratedKey(key, encoding) {
@@ -1168,13 +1239,15 @@ function cryptoModule() {
       "md5", "ripemd160", "sha1", "sha224", "sha256", "sha3-224", "sha3-256", "sha3-384", "sha3-512", "sha384",
       "sha512", "sha512-224", "sha512-256", "shake128", "shake256"],
     getCurves: () => ["prime256v1", "secp256k1", "secp384r1", "secp521r1"],
-    getCiphers: () => [],
+    getCiphers: () => ArrayPrototypeSlice(CIPHER_NAMES),
     getFips: () => 0,
     setFips: cryptoUnavailable("setFips"),
     constants: ObjectFreeze(CRYPTO_CONSTANTS),
     KeyObject, Hash, Hmac, Sign, Verify,
     webcrypto, subtle: globalCrypto.subtle,
-    createCipheriv: cryptoUnavailable("createCipheriv"), createDecipheriv: cryptoUnavailable("createDecipheriv"),
+    createCipheriv: (algorithm, key, iv, options) => new Cipheriv(algorithm, key, iv, options),
+    createDecipheriv: (algorithm, key, iv, options) => new Decipheriv(algorithm, key, iv, options),
+    Cipheriv, Decipheriv,
     publicEncrypt: cryptoUnavailable("publicEncrypt"), privateDecrypt: cryptoUnavailable("privateDecrypt"),
     privateEncrypt: cryptoUnavailable("privateEncrypt"), publicDecrypt: cryptoUnavailable("publicDecrypt"),
     createECDH: cryptoUnavailable("createECDH"), createDiffieHellman: cryptoUnavailable("createDiffieHellman"),
