@@ -835,3 +835,38 @@ async def test_a_long_lived_signal_shared_by_many_requests_still_aborts_the_one_
     """)
     assert out_of(result)["err"] == "AbortError"
     assert len(host.requests) == 200 and len(slow.requests) == 1
+
+
+async def test_fetch_works_while_an_action_has_replaced_the_built_ins_it_would_use(run_with_host):
+    host = FakeHost()
+    (result,) = await run_with_host(host, """
+      const saved = { JSON: globalThis.JSON, Uint8Array: globalThis.Uint8Array, push: Array.prototype.push,
+        join: Array.prototype.join, lower: String.prototype.toLowerCase, slice: String.prototype.slice,
+        then: Promise.prototype.then, keys: Object.keys, next: Object.getPrototypeOf([][Symbol.iterator]()).next };
+      const boom = () => { throw new Error('the runtime used a replaced built-in'); };
+      globalThis.JSON = { parse: boom, stringify: boom };
+      globalThis.Uint8Array = boom;
+      Array.prototype.push = boom; Array.prototype.join = boom;
+      String.prototype.toLowerCase = boom; String.prototype.slice = boom;
+      Promise.prototype.then = function (f, r) { return saved.then.call(this, f, r); };
+      Object.keys = boom;
+      Object.getPrototypeOf([][Symbol.iterator]()).next = boom;
+      let r, data, err;
+      try {
+        r = await fetch('https://api.example.com/x', { method: 'POST', headers: [['X-A', '1']], body: 'hello' });
+        data = await r.json();
+      } catch (e) { err = String(e && e.message); }
+      finally {
+        globalThis.JSON = saved.JSON; globalThis.Uint8Array = saved.Uint8Array;
+        Array.prototype.push = saved.push; Array.prototype.join = saved.join;
+        String.prototype.toLowerCase = saved.lower; String.prototype.slice = saved.slice;
+        Promise.prototype.then = saved.then; Object.keys = saved.keys;
+        Object.getPrototypeOf([][Symbol.iterator]()).next = saved.next;
+      }
+      out.err = err || null;
+      out.data = data;
+      out.status = r && r.status;
+    """)
+    out = out_of(result)
+    assert out == {"err": None, "data": {"echo": "hello"}, "status": 200}
+    assert ["x-a", "1"] in host.requests[0]["headers"]
