@@ -226,3 +226,26 @@ async def test_the_request_object_s_header_api_and_argument_checks(egress_box, u
     assert out["late"] == "ERR_HTTP_HEADERS_SENT"
     assert out["module"] == ["I'm a Teapot", True, 443, 80, "https:", "function"]
     assert "not available to actions" in out["server"]
+
+
+async def test_streams_pipe_into_a_request_and_out_of_a_response(egress_box, upstream):  # noqa: F811
+    out = await claims(egress_box, f"""
+      const https = require('https');
+      const {{ Readable, Writable, pipeline }} = require('stream');
+      out.piped = await new Promise((resolve, reject) => {{
+        const req = https.request('{upstream.url("/echo")}', {{ method: 'POST' }}, (res) => {{
+          const parts = [];
+          const sink = new Writable({{ write(chunk, enc, cb) {{ parts.push(chunk.toString()); cb(); }} }});
+          sink.on('finish', () => resolve(JSON.parse(parts.join('')).body));
+          res.pipe(sink);
+        }});
+        req.on('error', reject);
+        Readable.from(['a', 'b', Buffer.from('c')]).pipe(req);
+      }});
+      out.pipeline = await new Promise((resolve) => {{
+        const req = https.request('{upstream.url("/echo")}', {{ method: 'PUT' }});
+        req.on('response', (res) => {{ let d = ''; res.on('data', (c) => d += c); res.on('end', () => resolve(JSON.parse(d).body)); }});
+        pipeline(Readable.from(['x', 'y']), req, (err) => {{ if (err) resolve('pipeline error ' + err.message); }});
+      }});
+    """)
+    assert out == {"piped": "abc", "pipeline": "xy"}
