@@ -85,8 +85,8 @@ class SubtleCrypto {
   sign(algorithm, key, data) { return cryptoSubtleCall("sign", [algorithm, key, data]); }
   verify(algorithm, key, signature, data) { return cryptoSubtleCall("verify", [algorithm, key, signature, data]); }
   generateKey(algorithm, extractable, keyUsages) { return cryptoSubtleCall("generateKey", [algorithm, extractable, keyUsages]); }
-  encrypt() { return cryptoSubtleUnavailable("encrypt"); }
-  decrypt() { return cryptoSubtleUnavailable("decrypt"); }
+  encrypt(algorithm, key, data) { return cryptoSubtleCall("encrypt", [algorithm, key, data]); }
+  decrypt(algorithm, key, data) { return cryptoSubtleCall("decrypt", [algorithm, key, data]); }
   deriveBits() { return cryptoSubtleUnavailable("deriveBits"); }
   deriveKey() { return cryptoSubtleUnavailable("deriveKey"); }
   wrapKey() { return cryptoSubtleUnavailable("wrapKey"); }

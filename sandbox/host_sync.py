@@ -144,6 +144,20 @@ def pbkdf2(data: bytes) -> bytes:
     return hashlib.pbkdf2_hmac(name, password, salt, iterations, keylen)
 
 
+def hkdf(data: bytes) -> bytes:
+    """fields: algorithm, key, salt, info, length (decimal)."""
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    name, key, salt, info, length = fields(data)
+    algorithm = _hash_algorithm(name)
+    size = _count(length, 255 * algorithm.digest_size)
+    if len(info) > 1024:
+        raise SyncCallError('The value of "info" is out of range. It must be <= 1024 bytes', "RangeError",
+                            "ERR_OUT_OF_RANGE")
+    _input_cap(key, HASH_INPUT_MAX, "the key")
+    return HKDF(algorithm, size, salt, info).derive(key)
+
+
 def scrypt(data: bytes) -> bytes:
     """fields: password, salt, JSON {N, r, p, keylen, maxmem}."""
     password, salt, opts = fields(data)
@@ -283,6 +297,7 @@ HANDLERS: dict[str, Callable[[bytes], bytes]] = {
     "hmac": mac,
     "pbkdf2": pbkdf2,
     "scrypt": scrypt,
+    "hkdf": hkdf,
     "zlib.compress": compress,
     "zlib.decompress": decompress,
     "runtime.source": runtime_source,

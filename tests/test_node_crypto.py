@@ -569,3 +569,30 @@ async def test_aes_ciphers_interoperate_with_python(sandbox):
     assert out["ctr"] == ctr.update(b"stream").hex()
     assert out["badKey"] == ["RangeError", "ERR_CRYPTO_INVALID_KEYLEN"]
     assert out["badDecrypt"] == "ERR_OSSL_BAD_DECRYPT"
+
+
+async def test_subtle_aes_gcm_and_hkdf_match_python(sandbox):
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    key, iv = bytes(range(16)), bytes(range(12))
+    out = await claims(sandbox, f"""
+      const subtle = globalThis.crypto.subtle;
+      const key = await subtle.importKey('raw', Buffer.from({js(key.hex())}, 'hex'), 'AES-GCM', true, ['encrypt', 'decrypt']);
+      const iv = Buffer.from({js(iv.hex())}, 'hex');
+      const sealed = await subtle.encrypt({{ name: 'AES-GCM', iv, additionalData: Buffer.from('aad') }}, key,
+                                          new TextEncoder().encode('webcrypto'));
+      out.sealed = Buffer.from(sealed).toString('hex');
+      out.opened = new TextDecoder().decode(await subtle.decrypt({{ name: 'AES-GCM', iv, additionalData: Buffer.from('aad') }}, key, sealed));
+      try {{ await subtle.decrypt({{ name: 'AES-GCM', iv }}, key, sealed); }} catch (e) {{ out.noAad = e.name; }}
+      out.jwk = (await subtle.exportKey('jwk', key)).alg;
+      const gen = await subtle.generateKey({{ name: 'AES-GCM', length: 256 }}, false, ['encrypt', 'decrypt']);
+      out.generated = [gen.algorithm.length, gen.usages];
+      out.hkdf = Buffer.from(crypto.hkdfSync('sha256', 'ikm', 'salt', 'info', 42)).toString('hex');
+    """)
+    assert bytes.fromhex(out["sealed"]) == AESGCM(key).encrypt(iv, b"webcrypto", b"aad")
+    assert out["opened"] == "webcrypto"
+    assert out["noAad"] == "OperationError"
+    assert out["jwk"] == "A128GCM"
+    assert out["generated"] == [256, ["encrypt", "decrypt"]]
+    assert out["hkdf"] == HKDF(hashes.SHA256(), 42, b"salt", b"info").derive(b"ikm").hex()

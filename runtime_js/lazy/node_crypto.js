@@ -481,6 +481,20 @@ function pbkdf2(password, salt, iterations, keylen, digest, callback) {
   cryptoWithCallback(callback, () => pbkdf2Sync(password, salt, iterations, keylen, digest));
 }
 
+// HKDF (RFC 5869); Node answers with an ArrayBuffer
+function hkdfSync(digest, ikm, salt, info, keylen) {
+  const name = checkedHashName(digest, "digest");
+  const key = secretBytesOf(ikm, undefined, "ikm");
+  const s = cryptoBytes(salt, undefined, "salt", false);
+  const i = cryptoBytes(info, undefined, "info", false);
+  keyLengthOf(keylen);
+  return cryptoArrayBufferOf(hostSync("hkdf", [name, key, s, i, "" + keylen]));
+}
+
+function hkdf(digest, ikm, salt, info, keylen, callback) {
+  cryptoWithCallback(callback, () => hkdfSync(digest, ikm, salt, info, keylen));
+}
+
 function scryptSync(password, salt, keylen, options) {
   const p = secretBytesOf(password, undefined, "password");
   const s = secretBytesOf(salt, undefined, "salt");
@@ -904,7 +918,7 @@ function generateKey(type, options, callback) {
 // ---- WebCrypto ---------------------------------------------------------------------------------
 
 const WEB_HASHES = { __proto__: null, "sha-1": "SHA-1", "sha-256": "SHA-256", "sha-384": "SHA-384", "sha-512": "SHA-512" };
-const WEB_ALGORITHMS = { __proto__: null, hmac: "HMAC", "rsassa-pkcs1-v1_5": "RSASSA-PKCS1-v1_5", "rsa-pss": "RSA-PSS",
+const WEB_ALGORITHMS = { __proto__: null, hmac: "HMAC", "aes-gcm": "AES-GCM", "aes-cbc": "AES-CBC", "rsassa-pkcs1-v1_5": "RSASSA-PKCS1-v1_5", "rsa-pss": "RSA-PSS",
   ecdsa: "ECDSA", ed25519: "Ed25519" };
 const WEB_CURVES = { __proto__: null, "P-256": "prime256v1", "P-384": "secp384r1", "P-521": "secp521r1" };
 const NODE_TO_WEB_CURVE = { __proto__: null, prime256v1: "P-256", secp384r1: "P-384", secp521r1: "P-521" };
@@ -967,10 +981,12 @@ class CryptoKey {
 ObjectDefineProperty(CryptoKey.prototype, SymbolToStringTag, { value: "CryptoKey", configurable: true });
 
 const USAGES_OF = { __proto__: null, secret: ["sign", "verify"], private: ["sign"], public: ["verify"] };
+const AES_USAGES = ["encrypt", "decrypt", "wrapKey", "unwrapKey"];
+function isAes(name) { return name === "AES-GCM" || name === "AES-CBC"; }
 
-function checkUsages(type, usages) {
+function checkUsages(type, usages, algorithmName) {
   if (!ArrayIsArray(usages)) throw new TypeErrorCtor("keyUsages must be a sequence");
-  const allowed = USAGES_OF[type];
+  const allowed = isAes(algorithmName) ? AES_USAGES : USAGES_OF[type];
   const out = [];
   for (let i = 0; i < usages.length; i++) {
     const u = StringCtor(usages[i]);
@@ -984,7 +1000,12 @@ function checkUsages(type, usages) {
 function cryptoKeyFromKeyObject(keyObject, algorithm, extractable, usages) {
   const inner = keyInternals(keyObject);
   const alg = { name: algorithm.name };
-  if (algorithm.name === "HMAC") {
+  if (isAes(algorithm.name)) {
+    if (inner.kind !== "secret") throw cryptoWebError("Invalid key type", "DataError");
+    const bits = TypedArrayPrototypeGetLength(inner.bytes) * 8;
+    if (bits !== 128 && bits !== 192 && bits !== 256) throw cryptoWebError("Invalid key length", "DataError");
+    alg.length = bits;
+  } else if (algorithm.name === "HMAC") {
     if (inner.kind !== "secret") throw cryptoWebError("Invalid key type", "DataError");
     if (algorithm.hash === undefined) throw new TypeErrorCtor("HMAC import needs a hash");
     alg.hash = algorithm.hash;
@@ -1008,7 +1029,7 @@ function cryptoKeyFromKeyObject(keyObject, algorithm, extractable, usages) {
       alg.hash = algorithm.hash;
     }
   }
-  return new CryptoKey(CRYPTO_KEY_TOKEN, inner.kind, !!extractable, alg, checkUsages(inner.kind, usages), keyObject);
+  return new CryptoKey(CRYPTO_KEY_TOKEN, inner.kind, !!extractable, alg, checkUsages(inner.kind, usages, alg.name), keyObject);
 }
 
 function cryptoExponentBytes(decimal) {
@@ -1034,7 +1055,7 @@ function cryptoArrayBufferOf(bytes) {
 function importKeyNow(format, keyData, algorithm, extractable, usages) {
   const alg = normalizeAlgorithm(algorithm, "importKey");
   let keyObject;
-  if (alg.name === "HMAC") {
+  if (alg.name === "HMAC" || isAes(alg.name)) {
     if (format === "raw") keyObject = newKeyObject("secret", cryptoWebBytes(keyData, "importKey"), null);
     else if (format === "jwk") {
       if (keyData === null || typeof keyData !== "object" || keyData.kty !== "oct" || typeof keyData.k !== "string") {
@@ -1069,7 +1090,10 @@ function exportKeyNow(format, key) {
   if (inner.type === "secret") {
     if (format === "raw") return cryptoArrayBufferOf(cryptoBytes(ko.bytes, undefined, "key", true));
     if (format === "jwk") {
-      return { kty: "oct", k: base64UrlEncode(ko.bytes), alg: "HS" + StringPrototypeSlice(inner.algorithm.hash.name, 4),
+      const jwkAlg = isAes(inner.algorithm.name)
+        ? "A" + inner.algorithm.length + StringPrototypeSlice(inner.algorithm.name, 4)
+        : "HS" + StringPrototypeSlice(inner.algorithm.hash.name, 4);
+      return { kty: "oct", k: base64UrlEncode(ko.bytes), alg: jwkAlg,
         key_ops: ArrayPrototypeSlice(inner.usages), ext: true };
     }
     throw cryptoWebError("Unsupported export format", "NotSupportedError");
@@ -1139,8 +1163,51 @@ function webVerifyNow(algorithm, key, signature, data) {
   return answer[0] === 1;
 }
 
+// AES-GCM (ciphertext || tag, as WebCrypto) and AES-CBC (PKCS#7 padding), by the host's cipher
+function webCipherNow(decrypt, algorithm, key, data) {
+  const alg = normalizeAlgorithm(algorithm, decrypt ? "decrypt" : "encrypt");
+  const inner = webKeyFor(key, alg, decrypt ? "decrypt" : "encrypt");
+  if (!isAes(alg.name)) throw cryptoWebError("The requested operation is not valid for the provided key", "InvalidAccessError");
+  const ko = keyInternals(inner.keyObject);
+  const given = typeof algorithm === "object" && algorithm !== null ? algorithm : {};
+  const iv = cryptoWebBytes(given.iv, "iv");
+  let bytes = cryptoWebBytes(data, decrypt ? "decrypt" : "encrypt");
+  const gcm = alg.name === "AES-GCM";
+  const tagLength = gcm ? (given.tagLength === undefined ? 128 : given.tagLength) : 0;
+  if (gcm && (tagLength % 8 !== 0 || tagLength < 32 || tagLength > 128)) throw cryptoWebError("Invalid tagLength", "OperationError");
+  if (!gcm && TypedArrayPrototypeGetLength(iv) !== 16) throw cryptoWebError("algorithm.iv must contain exactly 16 bytes", "OperationError");
+  let tag = cryptoBytes("", undefined, "tag", true);
+  if (gcm && decrypt) {
+    const n = TypedArrayPrototypeGetLength(bytes);
+    const t = tagLength / 8;
+    if (n < t) throw cryptoWebError("The provided data is too small.", "OperationError");
+    tag = bytesSlice(bytes, n - t, t);
+    bytes = bytesSlice(bytes, 0, n - t);
+  }
+  const aad = gcm && given.additionalData !== undefined ? cryptoWebBytes(given.additionalData, "additionalData")
+    : cryptoBytes("", undefined, "aad", true);
+  const request = { algorithm: "aes-" + inner.algorithm.length + (gcm ? "-gcm" : "-cbc"), decrypt, final: true, autoPadding: true,
+    authTagLength: gcm ? tagLength / 8 : undefined };
+  let parts;
+  try {
+    parts = cryptoSplitFields(hostSync("cipher", [cryptoOptionsText(request), ko.bytes, iv, bytes, aad, tag]));
+  } catch (err) {
+    throw cryptoWebError(decrypt ? "The operation failed for an operation-specific reason" : errorMessageOf(err), "OperationError");
+  }
+  if (gcm && !decrypt) return cryptoArrayBufferOf(cryptoConcat([parts[0], parts[1]], TypedArrayPrototypeGetLength(parts[0]) + TypedArrayPrototypeGetLength(parts[1])));
+  return cryptoArrayBufferOf(cryptoBytes(parts[0], undefined, "out", true));
+}
+
+function errorMessageOf(err) {
+  return err !== null && typeof err === "object" && typeof err.message === "string" ? err.message : "operation failed";
+}
+
 function webGenerateKeyNow(algorithm, extractable, usages) {
   const alg = normalizeAlgorithm(algorithm, "generateKey");
+  if (isAes(alg.name)) {
+    const key = generateKeySync("aes", { length: alg.length });
+    return cryptoKeyFromKeyObject(key, alg, extractable, usages);
+  }
   if (alg.name === "HMAC") {
     if (alg.hash === undefined) throw new TypeErrorCtor("HMAC needs a hash");
     const bits = alg.length !== undefined ? alg.length : (alg.hash.name === "SHA-384" || alg.hash.name === "SHA-512" ? 1024 : 512);
@@ -1251,8 +1318,7 @@ function cryptoModule() {
     publicEncrypt: cryptoUnavailable("publicEncrypt"), privateDecrypt: cryptoUnavailable("privateDecrypt"),
     privateEncrypt: cryptoUnavailable("privateEncrypt"), publicDecrypt: cryptoUnavailable("publicDecrypt"),
     createECDH: cryptoUnavailable("createECDH"), createDiffieHellman: cryptoUnavailable("createDiffieHellman"),
-    diffieHellman: cryptoUnavailable("diffieHellman"), hkdfSync: cryptoUnavailable("hkdfSync"),
-    hkdf: cryptoUnavailable("hkdf"),
+    diffieHellman: cryptoUnavailable("diffieHellman"), hkdfSync, hkdf,
   };
   return exports;
 }
@@ -1266,6 +1332,8 @@ return {
       return cryptoArrayBufferOf(hostDigest(hostHashOfWeb(alg.name), cryptoWebBytes(data, "digest"), undefined));
     },
     importKey: importKeyNow, exportKey: exportKeyNow, sign: webSignNow, verify: webVerifyNow, generateKey: webGenerateKeyNow,
+    encrypt: (algorithm, key, data) => webCipherNow(false, algorithm, key, data),
+    decrypt: (algorithm, key, data) => webCipherNow(true, algorithm, key, data),
   },
   // for node:zlib (lazy/node_zlib.js)
   shared: { cryptoInvalidArg, cryptoOwnOr, cryptoOptionsText, cryptoBuffer, cryptoWithCallback,
