@@ -13,7 +13,7 @@ const [modulesDir, outDir, ownDir, licenseDir, versionsFile] = process.argv.slic
 // name as actions require it -> [package, entry file inside node_modules]
 const MODULES = {
   "internal/buffer_npm": ["buffer", "buffer/index.js"],
-  events: ["events", "events/events.js"],
+  "internal/events_npm": ["events", "events/events.js"],
   string_decoder: ["string_decoder", "string_decoder/lib/string_decoder.js"],
   punycode: ["punycode", "punycode/punycode.js"],
   path: ["path-browserify", "path-browserify/index.js"],
@@ -25,6 +25,7 @@ const MODULES = {
   stream: ["readable-stream", "readable-stream/lib/ours/browser.js"],
   // actionhost's own implementations (own/), where no npm package has Node's current behaviour
   buffer: [null, "own/buffer.js"],
+  events: [null, "own/events.js"],
   process: [null, "own/process.js"],
   util: [null, "own/util.js"],
   "internal/deep_equal": [null, "own/deep_equal.js"],
