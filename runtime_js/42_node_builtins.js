@@ -122,6 +122,8 @@ function builtinExportsOf(id) {
     builtinBuilding.delete(name);
   }
   builtinExports.set(name, exports);
+  // shared by every later execution of the isolate, as the built-ins are (95_seal.js)
+  if (!StringPrototypeStartsWith(name, "internal/")) sealBuiltinModule(name, exports);
   return exports;
 }
 
@@ -178,10 +180,18 @@ registerBuiltin("internal/runtime", () => ({
 function defineNodeGlobal(name, value) {
   ObjectDefineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
 }
+// Once made it is sealed like the other globals (95_seal.js): an assignment before the first
+// read makes the original first, so the check sees the change.
 function defineLazyGlobal(name, build) {
+  const materialize = () => {
+    const value = build();
+    defineNodeGlobal(name, value);
+    sealMadeLater([[globalThis, "globalThis", [name]]]);
+    return value;
+  };
   ObjectDefineProperty(globalThis, name, {
-    get() { const value = build(); defineNodeGlobal(name, value); return value; },
-    set(value) { defineNodeGlobal(name, value); },
+    get() { return materialize(); },
+    set(value) { materialize(); globalThis[name] = value; },
     configurable: true, enumerable: false,
   });
 }

@@ -148,5 +148,73 @@ function describeKeyChange(s) {
   return s.label + " (a property was deleted)";
 }
 
+// The Node surface's globals (48_fetch.js, 44_node_crypto.js) and their classes: shared by every
+// execution of the isolate like the built-ins, and the runtime's fetch and http code runs through
+// their prototypes for every execution.
+const SURFACE_GLOBALS = ["fetch", "Request", "Response", "Headers", "FormData", "Blob", "File", "AbortController",
+  "AbortSignal", "EventTarget", "Event", "CustomEvent", "DOMException", "SubtleCrypto", "Crypto", "CryptoKey", "global"];
+const surfacePresent = [];
+for (let i = 0; i < SURFACE_GLOBALS.length; i++) {
+  const d = ReflectGetOwnPropertyDescriptor(globalThis, SURFACE_GLOBALS[i]);
+  if (d === undefined || !ObjectPrototypeHasOwnProperty(d, "value")) continue;
+  ArrayPrototypePush(surfacePresent, SURFACE_GLOBALS[i]);
+  if (typeof d.value === "function" && d.value.prototype !== null && typeof d.value.prototype === "object") {
+    ArrayPrototypePush(SEALED_OBJECTS, [d.value, SURFACE_GLOBALS[i]], [d.value.prototype, SURFACE_GLOBALS[i] + ".prototype"]);
+  }
+}
+ArrayPrototypePush(SEALED_OBJECTS, [globalThis, "globalThis", surfacePresent]);
+
 for (let i = 0; i < SEALED_OBJECTS.length; i++) sealOwnProperties(SEALED_OBJECTS[i][0], SEALED_OBJECTS[i][1], SEALED_OBJECTS[i][2]);
 compiledCheck = compileCheck();
+
+// Built-ins made after load -- a Node module on its first require (42_node_builtins.js), the
+// `process` and `Buffer` globals on first use -- are sealed when they are made, and the check is
+// compiled again with them: a module's exports, and each exported function with its prototype
+// (Buffer.prototype, EventEmitter.prototype, Readable.prototype, ...), are as shared as Array.prototype.
+// (vars, not consts: sealMadeLater may be called while earlier files load, before this line runs)
+var sealPending;
+var sealReady = true;
+if (sealPending !== undefined) {
+  for (let i = 0; i < sealPending.length; i++) sealOwnProperties(sealPending[i][0], sealPending[i][1], sealPending[i][2]);
+  compiledCheck = compileCheck();
+  sealPending = undefined;
+}
+
+function sealMadeLater(entries) {
+  if (sealReady !== true) {
+    if (sealPending === undefined) sealPending = [];
+    for (let i = 0; i < entries.length; i++) ArrayPrototypePush(sealPending, entries[i]);
+    return;
+  }
+  for (let i = 0; i < entries.length; i++) sealOwnProperties(entries[i][0], entries[i][1], entries[i][2]);
+  compiledCheck = compileCheck();
+}
+
+function sealBuiltinModule(name, exports) {
+  if (exports === null || (typeof exports !== "object" && typeof exports !== "function")) return;
+  const label = "require('" + name + "')";
+  const entries = [[exports, label]];
+  const seen = [exports];
+  const addClass = (fn, fnLabel) => {
+    if (fn !== exports) {
+      if (ArrayPrototypeIndexOf(seen, fn) !== -1) return;
+      ArrayPrototypePush(seen, fn);
+      ArrayPrototypePush(entries, [fn, fnLabel]);
+    }
+    const proto = ReflectGetOwnPropertyDescriptor(fn, "prototype");
+    if (proto !== undefined && ObjectPrototypeHasOwnProperty(proto, "value") && proto.value !== null
+        && typeof proto.value === "object" && ArrayPrototypeIndexOf(seen, proto.value) === -1) {
+      ArrayPrototypePush(seen, proto.value);
+      ArrayPrototypePush(entries, [proto.value, fnLabel + ".prototype"]);
+    }
+  };
+  if (typeof exports === "function") addClass(exports, label);
+  const keys = ObjectKeys(exports);
+  for (let i = 0; i < keys.length; i++) {
+    const d = ReflectGetOwnPropertyDescriptor(exports, keys[i]);
+    if (d !== undefined && ObjectPrototypeHasOwnProperty(d, "value") && typeof d.value === "function") {
+      addClass(d.value, label + "." + keys[i]);
+    }
+  }
+  sealMadeLater(entries);
+}
