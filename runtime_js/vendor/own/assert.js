@@ -16,7 +16,7 @@ const kReadableOperator = {
   notStrictEqual: 'Expected "actual" to be strictly unequal to:',
   notStrictEqualObject: 'Expected "actual" not to be reference-equal to "expected":',
   notDeepEqual: 'Expected "actual" not to be loosely deep-equal to:',
-  notIdentical: "Values identical but not reference-equal:",
+  notIdentical: "Values have same structure but are not reference-equal:",
   notDeepEqualUnequal: "Expected values not to be loosely deep-equal:",
 };
 
@@ -24,29 +24,135 @@ function show(value) {
   return inspect(value, { compact: false, customInspect: false, depth: 1000, maxArrayLength: Infinity, sorted: true, getters: true });
 }
 
-function diffMessage(operator, actual, expected) {
-  const header = kReadableOperator[operator];
-  const a = show(actual).split("\n");
-  const e = show(expected).split("\n");
-  if (operator === "strictEqual" && a.length === 1 && e.length === 1 && (typeof actual !== "object" || actual === null) &&
-      (typeof expected !== "object" || expected === null)) {
-    return `${header}\n\n${a[0]} !== ${e[0]}\n`;
+const kMaxShortLength = 12;
+
+// Node's createErrDiff: the inspections of actual and expected line by line, + actual - expected,
+// runs of identical lines collapsed, a ^ under the first difference of two short lines.
+function createErrDiff(actual, expected, operator, message) {
+  let other = "";
+  let res = "";
+  let end = "";
+  let skipped = false;
+  const actualInspected = show(actual);
+  const actualLines = actualInspected.split("\n");
+  const expectedLines = show(expected).split("\n");
+  let i = 0;
+  let indicator = "";
+  if (operator === "strictEqual" &&
+      ((typeof actual === "object" && actual !== null && typeof expected === "object" && expected !== null) ||
+       (typeof actual === "function" && typeof expected === "function"))) {
+    operator = "strictEqualObject";
   }
-  // a line diff of the two inspections: common lines kept, others marked + actual / - expected
-  const out = [];
-  const n = a.length, m = e.length;
-  const lcs = [];
-  for (let i = 0; i <= n; i++) lcs.push(new Array(m + 1).fill(0));
-  for (let i = n - 1; i >= 0; i--) {
-    for (let j = m - 1; j >= 0; j--) lcs[i][j] = a[i] === e[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
+  const header = message != null ? String(message) : kReadableOperator[operator];
+  if (actualLines.length === 1 && expectedLines.length === 1 && actualLines[0] !== expectedLines[0]) {
+    const inputLength = actualLines[0].length + expectedLines[0].length;
+    if (inputLength <= kMaxShortLength) {
+      if ((typeof actual !== "object" || actual === null) && (typeof expected !== "object" || expected === null) &&
+          (actual !== 0 || expected !== 0)) {
+        return `${header}\n\n${actualLines[0]} !== ${expectedLines[0]}\n`;
+      }
+    } else if (operator !== "strictEqualObject" && inputLength < 80) {
+      while (actualLines[0][i] === expectedLines[0][i]) i++;
+      if (i > 2) {
+        indicator = `\n  ${" ".repeat(i)}^`;
+        i = 0;
+      }
+    }
   }
-  let i = 0, j = 0;
-  while (i < n || j < m) {
-    if (i < n && j < m && a[i] === e[j]) { out.push(`  ${a[i]}`); i++; j++; }
-    else if (i < n && (j >= m || lcs[i + 1][j] >= lcs[i][j + 1])) { out.push(`+ ${a[i]}`); i++; }
-    else { out.push(`- ${e[j]}`); j++; }
+  let a = actualLines[actualLines.length - 1];
+  let b = expectedLines[expectedLines.length - 1];
+  while (a === b) {
+    if (i++ < 3) end = `\n  ${a}${end}`;
+    else other = a;
+    actualLines.pop();
+    expectedLines.pop();
+    if (actualLines.length === 0 || expectedLines.length === 0) break;
+    a = actualLines[actualLines.length - 1];
+    b = expectedLines[expectedLines.length - 1];
   }
-  return `${header}\n+ actual - expected\n\n${out.join("\n")}\n`;
+  const maxLines = Math.max(actualLines.length, expectedLines.length);
+  if (maxLines === 0) {
+    const lines = actualInspected.split("\n");
+    if (lines.length > 50) {
+      lines[46] = "...";
+      while (lines.length > 47) lines.pop();
+    }
+    return `${kReadableOperator.notIdentical}\n\n${lines.join("\n")}\n`;
+  }
+  if (i >= 5) {
+    end = `\n...${end}`;
+    skipped = true;
+  }
+  if (other !== "") {
+    end = `\n  ${other}${end}`;
+    other = "";
+  }
+  let printedLines = 0;
+  let identical = 0;
+  const msg = `${header}\n+ actual - expected`;
+  const skippedMsg = " ... Lines skipped";
+  let lines = actualLines;
+  let plusMinus = "+";
+  let maxLength = expectedLines.length;
+  if (actualLines.length < maxLines) {
+    lines = expectedLines;
+    plusMinus = "-";
+    maxLength = actualLines.length;
+  }
+  const flushIdentical = (from) => {
+    if (identical > 2) {
+      if (identical > 3) {
+        if (identical > 4) {
+          if (identical === 5) {
+            res += `\n  ${from[i - 3]}`;
+            printedLines++;
+          } else {
+            res += "\n...";
+            skipped = true;
+          }
+        }
+        res += `\n  ${from[i - 2]}`;
+        printedLines++;
+      }
+      res += `\n  ${from[i - 1]}`;
+      printedLines++;
+    }
+    identical = 0;
+  };
+  for (i = 0; i < maxLines; i++) {
+    if (maxLength < i + 1) {
+      flushIdentical(lines);
+      if (lines === actualLines) res += `\n${plusMinus} ${lines[i]}`;
+      else other += `\n${plusMinus} ${lines[i]}`;
+      printedLines++;
+    } else {
+      const expectedLine = expectedLines[i];
+      let actualLine = actualLines[i];
+      let divergingLines = actualLine !== expectedLine && (!actualLine.endsWith(",") || actualLine.slice(0, -1) !== expectedLine);
+      if (divergingLines && expectedLine.endsWith(",") && expectedLine.slice(0, -1) === actualLine) {
+        divergingLines = false;
+        actualLine += ",";
+      }
+      if (divergingLines) {
+        flushIdentical(actualLines);
+        res += `\n+ ${actualLine}`;
+        other += `\n- ${expectedLine}`;
+        printedLines += 2;
+      } else {
+        res += other;
+        other = "";
+        identical++;
+        if (identical <= 2) {
+          res += `\n  ${actualLine}`;
+          printedLines++;
+        }
+      }
+    }
+    if (printedLines > 50 && i < maxLines - 2) {
+      return `${msg}${skippedMsg}\n${res}\n...${other}\n...`;
+    }
+  }
+  return `${msg}${skipped ? skippedMsg : ""}\n${res}${other}${end}${indicator}`;
 }
 
 class AssertionError extends Error {
@@ -59,22 +165,42 @@ class AssertionError extends Error {
     const { message, operator, stackStartFn, details } = options;
     let { actual, expected } = options;
     let text;
-    if (message != null) {
+    if (operator === "deepStrictEqual" || operator === "strictEqual") {
+      text = createErrDiff(actual, expected, operator, message);
+    } else if (message != null) {
       text = String(message);
-    } else if (operator === "deepStrictEqual" || operator === "strictEqual") {
-      text = diffMessage(operator, actual, expected);
-    } else if (operator === "notDeepStrictEqual" || operator === "notStrictEqual" || operator === "notDeepEqual") {
+    } else if (operator === "notDeepStrictEqual" || operator === "notStrictEqual") {
       let base = kReadableOperator[operator];
-      if (operator === "notStrictEqual" && typeof actual === "object" && actual !== null) base = kReadableOperator.notStrictEqualObject;
-      const shown = show(actual).split("\n");
-      text = `${base}${shown.length > 1 ? "\n\n" : " "}${shown.join("\n")}\n`;
-      if (shown.length === 1) text = `${base}\n\n${shown[0]}\n`;
+      const res = show(actual).split("\n");
+      if (operator === "notStrictEqual" && ((typeof actual === "object" && actual !== null) || typeof actual === "function")) {
+        base = kReadableOperator.notStrictEqualObject;
+      }
+      if (res.length > 50) {
+        res[46] = "...";
+        while (res.length > 47) res.pop();
+      }
+      if (res.length === 1) text = `${base}${res[0].length > 5 ? "\n\n" : " "}${res[0]}`;
+      else text = `${base}\n\n${res.join("\n")}\n`;
     } else {
-      let a = inspect(actual), e = inspect(expected);
-      if (a.length > 512) a = `${a.slice(0, 509)}...`;
-      if (e.length > 512) e = `${e.slice(0, 509)}...`;
-      if (operator === "deepEqual") text = `${kReadableOperator.deepEqual}\n\n${a}\n\nshould loosely deep-equal\n\n${e}`;
-      else text = `${a} ${operator} ${e}`;
+      let res = show(actual);
+      let other = show(expected);
+      const knownOperator = kReadableOperator[operator];
+      if (operator === "notDeepEqual" && res === other) {
+        res = `${knownOperator}\n\n${res}`;
+        if (res.length > 1024) res = `${res.slice(0, 1021)}...`;
+        text = res;
+      } else {
+        if (res.length > 512) res = `${res.slice(0, 509)}...`;
+        if (other.length > 512) other = `${other.slice(0, 509)}...`;
+        if (operator === "deepEqual") {
+          res = `${knownOperator}\n\n${res}\n\nshould loosely deep-equal\n\n`;
+        } else {
+          const newOp = kReadableOperator[`${operator}Unequal`];
+          if (newOp) res = `${newOp}\n\n${res}\n\nshould not loosely deep-equal\n\n`;
+          else other = ` ${operator} ${other}`;
+        }
+        text = `${res}${other}`;
+      }
     }
     super(text);
     this.generatedMessage = message == null;

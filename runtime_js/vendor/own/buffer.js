@@ -42,6 +42,25 @@ Object.defineProperty(Buffer.prototype, "toString", {
 Object.defineProperty(Buffer.prototype.toString, "name", { value: "toString" });
 Object.defineProperty(Buffer.isEncoding, "name", { value: "isEncoding" });
 
+// <Buffer 68 69 ... 6 more bytes>, as Node shows a Buffer
+Object.defineProperty(Buffer.prototype, Symbol.for("nodejs.util.inspect.custom"), {
+  value: function inspect(recurseTimes, ctx) {
+    const max = npm.INSPECT_MAX_BYTES;
+    const remaining = this.length - max;
+    let str = this.toString("hex", 0, Math.min(max, this.length)).replace(/(.{2})/g, "$1 ").trim();
+    if (remaining > 0) str += ` ... ${remaining} more byte${remaining > 1 ? "s" : ""}`;
+    if (ctx) {
+      const extras = Object.keys(this).filter((k) => !/^(0|[1-9][0-9]*)$/.test(k));
+      if (extras.length > 0) {
+        const util = require("util");
+        str += (str ? ", " : "") + extras.map((k) => `${k}: ${util.inspect(this[k], { ...ctx, breakLength: Infinity, compact: true })}`).join(", ");
+      }
+    }
+    return `<${this.constructor.name} ${str}>`;
+  },
+  writable: true, configurable: true, enumerable: false,
+});
+
 function isUtf8(input) {
   try { new TextDecoder("utf-8", { fatal: true }).decode(input); return true; } catch (_) { return false; }
 }

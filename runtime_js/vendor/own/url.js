@@ -38,7 +38,9 @@ function pathToFileURL(filepath) {
   let resolved = require("path").resolve(String(filepath));
   if (String(filepath).endsWith("/") && !resolved.endsWith("/")) resolved += "/";
   resolved = resolved.replace(/%/g, "%25").replace(/\\/g, "%5C").replace(/\n/g, "%0A").replace(/\r/g, "%0D").replace(/\t/g, "%09");
-  return new URL("file://" + resolved);
+  const url = new URL("file://");
+  url.pathname = resolved; // the setter percent-encodes the rest; '?' and '#' are not special there
+  return url;
 }
 
 function urlToHttpOptions(url) {

@@ -261,7 +261,6 @@ function formatRaw(ctx, value, recurseTimes, typedArray) {
   if (Array.isArray(value)) {
     const prefix = ctor !== "Array" || tag !== "" ? getPrefix(ctor, tag, "Array", `(${value.length})`) : "";
     keys = ownKeys(value, ctx.showHidden).filter((k) => typeof k === "symbol" || !isIndex(k, value.length));
-    if (ctx.showHidden) keys = keys.filter((k) => k !== "length");
     braces = [`${prefix}[`, "]"];
     if (value.length === 0 && keys.length === 0) return `${braces[0]}]`;
     extrasType = "array";
@@ -728,14 +727,18 @@ function formatWithOptions(inspectOptions, ...args) {
   return str;
 }
 
+// Node's rule for %s: an object whose toString is its own or its (non-built-in) class's is
+// printed with String(), the others are inspected
+const builtInObjects = new Set(Object.getOwnPropertyNames(globalThis).filter((e) => /^[A-Z][a-zA-Z0-9]+$/.test(e)));
 function hasBuiltInToString(value) {
-  // an object whose toString is its own or its class's is printed with toString, as Node does
-  let proto = value;
-  while (proto !== null && proto !== Object.prototype) {
-    if (hasOwn(proto, "toString")) return proto === Error.prototype || proto === Object.prototype ? true : false;
-    proto = Object.getPrototypeOf(proto);
-  }
-  return true;
+  if (typeof value[Symbol.toPrimitive] === "function") return false;
+  if (typeof value.toString !== "function") return true;
+  if (hasOwn(value, "toString")) return false;
+  let pointer = value;
+  do { pointer = Object.getPrototypeOf(pointer); } while (pointer !== null && !hasOwn(pointer, "toString"));
+  if (pointer === null) return true;
+  const descriptor = Object.getOwnPropertyDescriptor(pointer, "constructor");
+  return descriptor !== undefined && typeof descriptor.value === "function" && builtInObjects.has(descriptor.value.name);
 }
 
 function format(...args) { return formatWithOptions(undefined, ...args); }
