@@ -89,7 +89,6 @@ function removeListener(event, fn) {
 }
 
 const process = {
-  title: "node",
   version: "v22.12.0",
   versions: {
     node: "22.12.0", acorn: "8.14.0", ada: "2.9.2", ares: "1.34.3", brotli: "1.1.0", cjs_module_lexer: "1.4.1",
@@ -107,7 +106,6 @@ const process = {
   env: {},
   pid: PID,
   ppid: 0,
-  exitCode: undefined,
   config: { target_defaults: {}, variables: {} },
   features: { inspector: false, ipv6: true, tls: false, typescript: false },
   stdout: stdStream("log", 1),
@@ -158,5 +156,24 @@ const process = {
   getMaxListeners: () => 10,
 };
 Object.defineProperty(process, Symbol.toStringTag, { value: "process", configurable: true });
+// accessors, as in Node: an action may set them (the module is sealed like the built-ins, and an
+// accessor's value is its own to change)
+let exitCode;
+let title = "node";
+Object.defineProperty(process, "exitCode", {
+  get() { return exitCode; },
+  set(code) {
+    if (code !== undefined && code !== null && !Number.isInteger(typeof code === "string" && code !== "" ? Number(code) : code)) {
+      throw invalidArgType("code", "of type number", code);
+    }
+    exitCode = code;
+  },
+  enumerable: true, configurable: true,
+});
+Object.defineProperty(process, "title", {
+  get() { return title; },
+  set(value) { title = String(value); },
+  enumerable: true, configurable: true,
+});
 
 module.exports = process;
