@@ -6,7 +6,9 @@
 // later step).
 //
 // Shared buffer layout: Int32 [0] op (JS) / status (host), [1] byte length of the chunk at byte
-// 16, [2] bytes of the answer still to come; the chunk from byte 16. A request is the kind
+// 16, [2] 1 on the first chunk of a request (JS) / bytes of the answer still to come (host); the
+// chunk from byte 16. No user code runs inside hostSync, so calls never nest; one cut short (the
+// isolate terminated while the host worked) leaves nothing behind that the next call reads. A request is the kind
 // (ASCII), a NUL, the payload; longer than the buffer it goes in several PUT chunks, and a long
 // answer comes back in several MORE chunks. The host refuses requests over 16 MiB.
 
@@ -19,7 +21,6 @@ delete globalThis.__actionhost_syncbuf;
 const syncHeader = typeof syncCall === "function" ? new Int32ArrayCtor(syncBuffer, 0, 3) : null;
 const syncData = syncHeader !== null ? new Uint8ArrayCtor(syncBuffer, SYNC_DATA_AT) : null;
 const SYNC_ROOM = syncData !== null ? TypedArrayPrototypeGetLength(syncData) : 0;
-let syncBusy = false;
 
 // A Uint8Array over the bytes [at, at + length) of `bytes` (a Uint8Array), without the species
 // lookup `subarray` does.
@@ -33,7 +34,6 @@ function bytesSlice(bytes, at, length) {
 // RangeError, with `code`).
 function hostSync(kind, payload) {
   if (syncHeader === null) throw new ErrorCtor("host call '" + kind + "' is not available here");
-  if (syncBusy) throw new ErrorCtor("host call '" + kind + "' made while another one runs");
   const framed = ArrayIsArray(payload);
   const parts = [];
   if (framed) {
@@ -47,51 +47,49 @@ function hostSync(kind, payload) {
   } else {
     ArrayPrototypePush(parts, typeof payload === "string" ? utf8Encode(payload) : payload);
   }
-  syncBusy = true;
-  try {
-    let at = 0;
-    for (let i = 0; i < kind.length; i++) syncData[at++] = StringPrototypeCharCodeAt(kind, i) & 0x7F;
-    syncData[at++] = 0;
-    // the parts go out one after the other, in as many chunks as the buffer needs
-    let part = 0, sent = 0;
-    for (;;) {
-      while (part < parts.length && at < SYNC_ROOM) {
-        const data = parts[part];
-        const n = MathMin(TypedArrayPrototypeGetLength(data) - sent, SYNC_ROOM - at);
-        if (n > 0) TypedArrayPrototypeSet(syncData, sent === 0 && n === TypedArrayPrototypeGetLength(data) ? data : bytesSlice(data, sent, n), at);
-        at += n;
-        sent += n;
-        if (sent >= TypedArrayPrototypeGetLength(data)) { part++; sent = 0; }
-      }
-      const last = part >= parts.length;
-      syncHeader[1] = at;
-      syncHeader[0] = last ? SYNC_CALL : SYNC_PUT;
-      syncCall();
-      if (syncHeader[0] !== SYNC_OK && syncHeader[0] !== SYNC_ERROR) {
-        throw new ErrorCtor("host call '" + kind + "' got no answer");
-      }
-      if (last || syncHeader[0] === SYNC_ERROR) break;
-      at = 0;
+  let at = 0;
+  let first = 1;
+  for (let i = 0; i < kind.length; i++) syncData[at++] = StringPrototypeCharCodeAt(kind, i) & 0x7F;
+  syncData[at++] = 0;
+  // the parts go out one after the other, in as many chunks as the buffer needs
+  let part = 0, sent = 0;
+  for (;;) {
+    while (part < parts.length && at < SYNC_ROOM) {
+      const data = parts[part];
+      const n = MathMin(TypedArrayPrototypeGetLength(data) - sent, SYNC_ROOM - at);
+      if (n > 0) TypedArrayPrototypeSet(syncData, sent === 0 && n === TypedArrayPrototypeGetLength(data) ? data : bytesSlice(data, sent, n), at);
+      at += n;
+      sent += n;
+      if (sent >= TypedArrayPrototypeGetLength(data)) { part++; sent = 0; }
     }
-    const status = syncHeader[0];
-    const total = syncHeader[1] + syncHeader[2];
-    const out = new Uint8ArrayCtor(total);
-    reserveBuffer(total, out);
-    let got = 0;
-    for (;;) {
-      const n = syncHeader[1];
-      if (n > 0) TypedArrayPrototypeSet(out, bytesSlice(syncData, 0, n), got);
-      got += n;
-      if (syncHeader[2] === 0 || got >= total) break;
-      syncHeader[0] = SYNC_MORE;
-      syncHeader[1] = 0;
-      syncCall();
+    const last = part >= parts.length;
+    syncHeader[1] = at;
+    syncHeader[2] = first; // a new request: whatever an interrupted one left on the host is dropped
+    syncHeader[0] = last ? SYNC_CALL : SYNC_PUT;
+    first = 0;
+    syncCall();
+    if (syncHeader[0] !== SYNC_OK && syncHeader[0] !== SYNC_ERROR) {
+      throw new ErrorCtor("host call '" + kind + "' got no answer");
     }
-    if (status === SYNC_ERROR) throw hostSyncError(utf8Decode(out));
-    return out;
-  } finally {
-    syncBusy = false;
+    if (last || syncHeader[0] === SYNC_ERROR) break;
+    at = 0;
   }
+  const status = syncHeader[0];
+  const total = syncHeader[1] + syncHeader[2];
+  const out = new Uint8ArrayCtor(total);
+  reserveBuffer(total, out);
+  let got = 0;
+  for (;;) {
+    const n = syncHeader[1];
+    if (n > 0) TypedArrayPrototypeSet(out, bytesSlice(syncData, 0, n), got);
+    got += n;
+    if (syncHeader[2] === 0 || got >= total) break;
+    syncHeader[0] = SYNC_MORE;
+    syncHeader[1] = 0;
+    syncCall();
+  }
+  if (status === SYNC_ERROR) throw hostSyncError(utf8Decode(out));
+  return out;
 }
 
 function hostSyncError(text) {

@@ -337,7 +337,9 @@ class Isolate:
         buffer and calls the function; the callback runs `handler(kind, payload)` right there, on
         the isolate's thread (JS waits for the call to return, no loop hop), and leaves the
         answer in the buffer. Layout (runtime_js/41_host_sync.js): Int32 [0] op, [1] byte length
-        of the chunk at byte SYNC_DATA_AT, [2] bytes of the answer still to come; ops are
+        of the chunk at byte SYNC_DATA_AT, [2] from JS 1 on a request's first chunk (what an
+        interrupted request left is dropped), from the host the bytes of the answer still to
+        come; ops are
         SYNC_PUT (a request chunk, more follow), SYNC_CALL (the last chunk: run the call),
         SYNC_MORE (the next answer chunk). The host answers with [0] = SYNC_OK or SYNC_ERROR
         (the chunk is then a JSON {name, message, code}). A request is `kind` (ASCII) + NUL +
@@ -375,6 +377,9 @@ class Isolate:
                 if op not in (SYNC_PUT, SYNC_CALL):
                     fail("Error", "malformed host call")
                     return
+                if header[2] == 1:  # a new request
+                    del request[:]
+                    state["overflow"] = False
                 if len(request) + n > SYNC_REQUEST_MAX:
                     state["overflow"] = True
                 if not state["overflow"]:
