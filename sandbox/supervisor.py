@@ -64,6 +64,7 @@ class ExecutorHandle:
         self.known_flows: set[tuple[str, str]] = set()
         self.last_pong = 0.0
         self.ping_seq = 0
+        self.pong_seq = 0  # the ping the latest pong answered
         self.restarts = 0
         self.stats: dict[str, Any] = {}
         self.tasks: list[asyncio.Task[None]] = []
@@ -165,6 +166,7 @@ class Supervisor:
                 handle.frames.send(entry[1])  # the full message carries the definition
         elif op == "pong":
             handle.last_pong = time.monotonic()
+            handle.pong_seq = message[1]
             handle.stats = message[2]
         elif op == "ready":
             handle.last_pong = time.monotonic()

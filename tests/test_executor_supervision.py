@@ -196,10 +196,11 @@ async def test_executor_that_stops_answering_is_killed_and_replaced(sandbox):
 
 
 async def _isolates_on(handle, settle: float = 0.0) -> int:
-    """The executor's isolate count from its latest pong (pings go out every watch interval)."""
+    """The executor's isolate count from a pong to a ping sent after now (pings go out every
+    watch interval; a freshly started executor answers its first one only once it is up)."""
     seq = handle.ping_seq
-    deadline = time.monotonic() + 5.0
-    while handle.ping_seq < seq + 2 and time.monotonic() < deadline:  # a pong sent after now
+    deadline = time.monotonic() + 10.0
+    while handle.pong_seq <= seq and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     await asyncio.sleep(settle)
     return handle.stats["isolates"]
