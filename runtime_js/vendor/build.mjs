@@ -40,6 +40,31 @@ const MODULES = {
 const EXTERNAL = ["buffer", "buffer/", "events", "events/", "string_decoder", "string_decoder/", "punycode",
   "punycode/", "querystring", "process", "process/", "abort-controller", "util", "stream", "url", "path", "internal/*"];
 
+// Small source patches to vendored packages where Node 22 behaves otherwise (listed in VERSIONS):
+// [file inside node_modules, text found exactly once, replacement]
+const PATCHES = [
+  ["events/events.js", "if (console && console.warn) console.warn(warning);", "process.emitWarning(warning);"],
+  ["events/events.js", "'added. Use emitter.setMaxListeners() to ' +",
+    "'added to [' + ((target.constructor && target.constructor.name) || 'EventEmitter') + ']. MaxListeners is ' + m + '. Use emitter.setMaxListeners() to ' +"],
+  ["events/events.js", "var err = new Error('Unhandled error.' + (er ? ' (' + er.message + ')' : ''));",
+    "var err = new Error('Unhandled error. (' + require('util').inspect(er) + ')'); err.code = 'ERR_UNHANDLED_ERROR';"],
+];
+const patchPlugin = {
+  name: "patches",
+  setup(b) {
+    b.onLoad({ filter: /\.js$/ }, (args) => {
+      const mine = PATCHES.filter(([file]) => args.path.endsWith("/node_modules/" + file));
+      if (mine.length === 0) return undefined;
+      let text = readFileSync(args.path, "utf8");
+      for (const [file, from, to] of mine) {
+        if (text.split(from).length !== 2) throw new Error(`patch for ${file} does not apply: ${from}`);
+        text = text.replace(from, () => to);
+      }
+      return { contents: text, loader: "js" };
+    });
+  },
+};
+
 const index = {};
 const bundled = {}; // npm package -> the modules whose bundle holds it
 for (const [name, [pkg, entry]] of Object.entries(MODULES)) {
@@ -61,6 +86,7 @@ for (const [name, [pkg, entry]] of Object.entries(MODULES)) {
     external: EXTERNAL,
     logLevel: "warning",
     metafile: true,
+    plugins: [patchPlugin],
   });
   for (const input of Object.keys(result.metafile.inputs)) {
     const match = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
@@ -93,6 +119,7 @@ for (const pkg of Object.keys(bundled).sort()) {
   const spdx = meta.license ?? (pkg === "querystring-es3" ? "MIT" : "see licence file");
   lines.push([pkg, meta.version, spdx, `npm:${pkg}@${meta.version}`, [...bundled[pkg]].join(",")].join("\t"));
 }
+for (const [file, from] of PATCHES) lines.push(`# patched: ${file}: ${from}`);
 lines.push("# actionhost's own library code (own/), same licence as actionhost:");
 for (const [name, [pkg, entry]] of Object.entries(MODULES)) if (pkg === null) lines.push(`# ${name}\t${entry}`);
 writeFileSync(versionsFile, lines.join("\n") + "\n");
