@@ -141,9 +141,11 @@ function isBuiltinName(id) {
 }
 
 // ---- process.nextTick ------------------------------------------------------------------------
-// Callbacks run in order after the code that queued them, in one microtask (ticks queued by a
-// tick run in the same pass), each as part of the execution that queued it: an execution's
-// ticks die with it, as its timers do, and a throwing tick fails that execution.
+// As in Node, ticks run after the code that queued them and before the promise jobs that code
+// queued after them -- when it runs in a step (the first action's synchronous start, a timer)
+// -- or, queued from a promise job (code after an await), once the promise jobs have run dry
+// (afterMicrotasks, 70_host.js). Ticks queued by a tick run in the same pass. Each tick is part
+// of the execution that queued it: it dies with it, as its timers do, and a throwing tick fails it.
 let tickQueue = [];
 function runTicks() {
   for (let i = 0; i < tickQueue.length; i++) runAs(tickQueue[i].owner, tickQueue[i].fn, tickQueue[i].args);
@@ -154,7 +156,9 @@ function nextTick(fn, ...args) {
     throw codedError(TypeErrorCtor, 'The "callback" argument must be of type function. Received ' + describeReceived(fn), "ERR_INVALID_ARG_TYPE");
   }
   ArrayPrototypePush(tickQueue, { owner: activeExecution(), fn, args });
-  if (tickQueue.length === 1) PromisePrototypeThen(PromiseResolve(undefined), runTicks);
+  if (tickQueue.length !== 1) return;
+  if (host.inStep) PromisePrototypeThen(PromiseResolve(undefined), runTicks);
+  else afterMicrotasks(runTicks);
 }
 
 // ---- globals ---------------------------------------------------------------------------------
