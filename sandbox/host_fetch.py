@@ -304,6 +304,8 @@ class HostFetch:
             raise
         except _Fail as fail:
             return self._failed(trace, started, fail)
+        except Exception as exc:  # noqa: BLE001 - whatever went wrong, the action gets fetch's error
+            return self._failed(trace, started, _Fail("EPROTO", f"the request failed: {exc!r}"))
         finally:
             if request.tag is not None and jobs.in_flight.get(request.tag) is entry:
                 del jobs.in_flight[request.tag]
