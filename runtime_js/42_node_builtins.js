@@ -21,18 +21,16 @@ function registerBuiltin(name, factory) {
 
 // A vendored bundle is compiled as function (module, exports, require) by the Function
 // constructor: its own scope, none of the runtime's, and stack frames naming it as Node's do
-// ("node:buffer:1:2345").
-function registerVendored(name) {
-  registerBuiltin(name, () => {
-    const source = asciiText(hostSync("builtin.source", name));
-    const bundle = ReflectApply(FunctionCtor, undefined, ["module", "exports", "require", source + "\n//# sourceURL=node:" + name]);
-    const module = { exports: {} };
-    builtinBuilding.set(name, module);
-    ReflectApply(bundle, module.exports, [module, module.exports, vendorRequire]);
-    return module.exports;
-  });
+// ("node:buffer:1:2345"). (Looked up in VENDORED, not registered: a closure per module at load
+// is heap every isolate carries.)
+function buildVendored(name) {
+  const source = asciiText(hostSync("builtin.source", name));
+  const bundle = ReflectApply(FunctionCtor, undefined, ["module", "exports", "require", source + "\n//# sourceURL=node:" + name]);
+  const module = { exports: {} };
+  builtinBuilding.set(name, module);
+  ReflectApply(bundle, module.exports, [module, module.exports, vendorRequire]);
+  return module.exports;
 }
-for (let i = 0; i < VENDORED.length; i++) registerVendored(VENDORED[i]);
 
 // The bundles are ASCII (esbuild's charset=ascii escapes the rest): decoded natively, a chunk
 // at a time (utf8Decode, not yet compiled when the first module loads, takes ~5 ms per 40 KB).
@@ -105,7 +103,9 @@ function builtinExportsOf(id) {
   const building = builtinBuilding.get(name);
   if (building !== undefined) return building.exports;
   const factory = builtinFactories.get(name);
-  if (factory === undefined) {
+  const vendored = factory === undefined && ArrayPrototypeIndexOf(VENDORED, name) !== -1;
+  const alias = factory === undefined ? BUILTIN_ALIASES[name] : undefined;
+  if (factory === undefined && !vendored && alias === undefined) {
     const reason = DENIED_MODULES[name] !== undefined ? DENIED_MODULES[name] : prefixed ? NODE_PREFIX_ONLY[name] : undefined;
     if (reason !== undefined) {
       const err = codedError(ErrorCtor, "Module '" + id + "' is not available to actions (" + reason + ")", "ERR_ACCESS_DENIED");
@@ -117,7 +117,7 @@ function builtinExportsOf(id) {
   }
   builtinBuilding.set(name, { exports: undefined });
   try {
-    exports = factory();
+    exports = factory !== undefined ? factory() : vendored ? buildVendored(name) : aliasExports(alias);
   } finally {
     builtinBuilding.delete(name);
   }
@@ -137,7 +137,8 @@ function isBuiltinName(id) {
   if (typeof id !== "string" || StringPrototypeStartsWith(id, "internal/")) return false;
   const prefixed = StringPrototypeStartsWith(id, "node:");
   const name = prefixed ? StringPrototypeSlice(id, 5) : id;
-  return builtinFactories.has(name) || DENIED_MODULES[name] !== undefined || (prefixed && NODE_PREFIX_ONLY[name] !== undefined);
+  return builtinFactories.has(name) || ArrayPrototypeIndexOf(VENDORED, name) !== -1 || BUILTIN_ALIASES[name] !== undefined ||
+    DENIED_MODULES[name] !== undefined || (prefixed && NODE_PREFIX_ONLY[name] !== undefined);
 }
 
 // ---- process.nextTick ------------------------------------------------------------------------
@@ -205,13 +206,16 @@ defineNodeGlobal("global", globalThis);
 
 // ---- aliases ---------------------------------------------------------------------------------
 
-const BUILTIN_ALIASES = [
-  ["console", () => globalThis.console], ["sys", () => requireBuiltin("util")],
-  ["path/posix", () => requireBuiltin("path")], ["assert/strict", () => requireBuiltin("assert").strict],
-  ["util/types", () => requireBuiltin("util").types], ["stream/promises", () => requireBuiltin("stream").promises],
-  ["timers/promises", () => requireBuiltin("timers").promises],
-  ["_stream_readable", () => requireBuiltin("stream").Readable], ["_stream_writable", () => requireBuiltin("stream").Writable],
-  ["_stream_duplex", () => requireBuiltin("stream").Duplex], ["_stream_transform", () => requireBuiltin("stream").Transform],
-  ["_stream_passthrough", () => requireBuiltin("stream").PassThrough],
-];
-for (let i = 0; i < BUILTIN_ALIASES.length; i++) registerBuiltin(BUILTIN_ALIASES[i][0], BUILTIN_ALIASES[i][1]);
+// name -> "module" or "module property" it stands for ("" for the console global)
+const BUILTIN_ALIASES = {
+  __proto__: null, console: "", sys: "util", "path/posix": "path", "assert/strict": "assert strict",
+  "util/types": "util types", "stream/promises": "stream promises", "timers/promises": "timers promises",
+  _stream_readable: "stream Readable", _stream_writable: "stream Writable", _stream_duplex: "stream Duplex",
+  _stream_transform: "stream Transform", _stream_passthrough: "stream PassThrough",
+};
+function aliasExports(alias) {
+  if (alias === "") return globalThis.console;
+  const space = StringPrototypeIndexOf(alias, " ");
+  if (space === -1) return requireBuiltin(alias);
+  return requireBuiltin(StringPrototypeSlice(alias, 0, space))[StringPrototypeSlice(alias, space + 1)];
+}
