@@ -126,6 +126,21 @@ async def test_too_many_requests_in_one_execution(box_with):
     assert claims(await box.run("t", flow, payload()))["codes"][:3] == ["ok", "ok", "ok"]
 
 
+async def test_a_burst_of_requests_is_held_to_the_concurrency_and_total_caps(box_with, upstream):  # noqa: F811
+    box = await box_with()
+    code = """exports.onExecutePostLogin = async (event, api) => {
+      const all = [];
+      for (let i = 0; i < 60; i++) all.push(fetch('https://api.test.example/slow?seconds=0.05').then((r) => r.json()));
+      const settled = await Promise.allSettled(all);
+      api.idToken.setCustomClaim('ok', settled.filter((s) => s.status === 'fulfilled').length);
+      api.idToken.setCustomClaim('refused', [...new Set(settled.filter((s) => s.status === 'rejected').map((s) => s.reason.cause.code))]);
+    };"""
+    upstream.most_in_flight = 0
+    got = claims(await box.run("t", make_flow(code), payload()))
+    assert got == {"ok": 50, "refused": ["TOO_MANY_REQUESTS"]}
+    assert upstream.most_in_flight <= 10
+
+
 async def test_a_slow_upstream_is_bounded_by_the_execution_budget(box_with):
     box = await box_with()
     code = """exports.onExecutePostLogin = async (event, api) => {

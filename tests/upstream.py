@@ -14,7 +14,8 @@ operator's mappings `upstream.resolve` (--egress-resolve) and CA file `upstream.
   /gzip, /br       a JSON body sent compressed (content-encoding gzip / br)
   /cookies         two Set-Cookie headers
   /status          ?code=N -> that status, empty body
-Every request is counted in `upstream.hits[path]`.
+Every request is counted in `upstream.hits[path]`; `most_in_flight` is the most /slow requests
+served at once.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Upstream:
         self.ca.cert_pem.write_to_path(self.ca_file)
         self._cert = self.ca.issue_cert(HOST, "*.test.example", "127.0.0.1")
         self.hits: collections.Counter[str] = collections.Counter()
+        self.in_flight = self.most_in_flight = 0  # of /slow, at once
         self.https_port = 0
         self.http_port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -168,9 +170,14 @@ class Upstream:
 
     async def _slow(self, request: web.Request) -> web.Response:
         self.hits["/slow"] += 1
-        seconds = float(request.query.get("seconds", "1"))
-        await asyncio.sleep(seconds)
-        return web.json_response({"slept": seconds})
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            seconds = float(request.query.get("seconds", "1"))
+            await asyncio.sleep(seconds)
+            return web.json_response({"slept": seconds})
+        finally:
+            self.in_flight -= 1
 
     async def _gzip(self, request: web.Request) -> web.Response:
         self.hits["/gzip"] += 1
