@@ -8,7 +8,7 @@ const SEALED = [];
 // actions create them by assignment); otherwise new or deleted keys count as changes too.
 function sealOwnProperties(object, label, only) {
   const keys = only === undefined ? ReflectOwnKeys(object) : only;
-  const dataKeys = [], dataValues = [], accessorKeys = [], accessorGetters = [];
+  const dataKeys = [], dataValues = [], accessorKeys = [], accessorGetters = [], fixedKeys = [];
   for (let i = 0; i < keys.length; i++) {
     let d = ReflectGetOwnPropertyDescriptor(object, keys[i]);
     if (d === undefined) continue;
@@ -19,11 +19,12 @@ function sealOwnProperties(object, label, only) {
       d = ReflectGetOwnPropertyDescriptor(object, keys[i]);
     }
     if (ObjectPrototypeHasOwnProperty(d, "value")) { ArrayPrototypePush(dataKeys, keys[i]); ArrayPrototypePush(dataValues, d.value); }
-    else { ArrayPrototypePush(accessorKeys, keys[i]); ArrayPrototypePush(accessorGetters, d.get); }
+    else if (d.configurable) { ArrayPrototypePush(accessorKeys, keys[i]); ArrayPrototypePush(accessorGetters, d.get); }
+    else ArrayPrototypePush(fixedKeys, keys[i]); // cannot be changed at all: nothing to check after each action
   }
   ArrayPrototypePush(SEALED, {
     object, label, count: only === undefined ? keys.length : -1,
-    dataKeys, dataValues, accessorKeys, accessorGetters, proto: ObjectGetPrototypeOf(object),
+    dataKeys, dataValues, accessorKeys, accessorGetters, fixedKeys, proto: ObjectGetPrototypeOf(object),
   });
 }
 
@@ -75,11 +76,8 @@ const ITERATOR_PROTOTYPES = [
   [TypedArrayPrototype, "%TypedArray%.prototype"],
 ];
 if (typeof globalThis.Iterator === "function") ArrayPrototypePush(ITERATOR_PROTOTYPES, [globalThis.Iterator, "Iterator"]);
-if (typeof Intl === "object" && typeof Intl.Segmenter === "function") {
-  const segments = new Intl.Segmenter().segment("a");
-  ArrayPrototypePush(ITERATOR_PROTOTYPES, [ObjectGetPrototypeOf(segments), "%SegmentsPrototype%"],
-    [ObjectGetPrototypeOf(segments[SymbolIterator]()), "%SegmentIteratorPrototype%"]);
-}
+// (Intl.Segmenter's segment iterators are left out: reaching their prototypes means building a
+// segmenter, which loads ICU break-iterator data into every isolate, ~0.25 MiB each.)
 for (let i = 0; i < ITERATOR_PROTOTYPES.length; i++) ArrayPrototypePush(SEALED_OBJECTS, ITERATOR_PROTOTYPES[i]);
 if (typeof globalThis.crypto === "object") ArrayPrototypePush(SEALED_OBJECTS, [globalThis.crypto, "crypto"], [ObjectGetPrototypeOf(globalThis.crypto), "Crypto.prototype"]);
 
@@ -95,53 +93,58 @@ function resetErrorKnobs() {
 }
 
 // Returns "Label.key" of the first built-in that changed, or null. Runs after every action, so
-// the comparisons are compiled once into straight-line code with named property loads (a loop
-// of keyed loads over these objects costs ~10 us per call; this costs well under 1 us).
-let compiledCheck = null;
-function compileCheck() {
-  const lines = [];
-  const args = [];
-  for (let i = 0; i < SEALED.length; i++) {
+// the comparisons are compiled into straight-line code with named property loads (a loop of
+// keyed loads over these objects costs ~10 us per call; this costs well under 1 us). Each batch
+// of sealed objects gets its own compiled function (the load-time set, then one per module
+// sealed later), kept as short as it can be: it is source text, bytecode and feedback in every
+// isolate (at ~75 characters a key the load-time check alone was ~0.4 MiB of each isolate).
+const compiledChecks = [];
+function compileCheck(from, to) {
+  const lines = ["let o, v, k;"];
+  for (let i = from; i < to; i++) {
     const s = SEALED[i];
-    const o = "s[" + i + "].object";
-    ArrayPrototypePush(lines, "if (getProto(" + o + ") !== s[" + i + "].proto) return " + i + " * 100000 - 1;");
-    if (s.count !== -1) ArrayPrototypePush(lines, "if (ownKeys(" + o + ").length !== " + s.count + ") return " + i + " * 100000 - 2;");
-    ArrayPrototypePush(lines, "{ const o = " + o + ", v = s[" + i + "].dataValues, k = s[" + i + "].dataKeys;");
+    ArrayPrototypePush(lines, "o=s[" + i + "].object;v=s[" + i + "].dataValues;k=s[" + i + "].dataKeys;"
+      + "if(p(o)!==s[" + i + "].proto)return " + (i * 100000 - 1) + ";");
+    if (s.count !== -1) ArrayPrototypePush(lines, "if(n(o).length!==" + s.count + ")return " + (i * 100000 - 2) + ";");
     for (let k = 0; k < s.dataKeys.length; k++) {
       const key = s.dataKeys[k];
       const access = typeof key === "string" && RegExpPrototypeTest(/^[A-Za-z_$][A-Za-z0-9_$]*$/, key) ? "o." + key : "o[k[" + k + "]]";
-      ArrayPrototypePush(lines, "{ const x = " + access + ", y = v[" + k + "]; if (x !== y && (x === x || y === y)) return " + (i * 100000 + k) + "; }");
+      const value = s.dataValues[k];
+      // NaN (globalThis.NaN, Number.NaN) is unchanged while it is still not equal to itself
+      ArrayPrototypePush(lines, value !== value ? "if(" + access + "===" + access + ")return " + (i * 100000 + k) + ";"
+        : "if(" + access + "!==v[" + k + "])return " + (i * 100000 + k) + ";");
     }
-    ArrayPrototypePush(lines, "}");
   }
   ArrayPrototypePush(lines, "return -3;");
-  ArrayPrototypePush(args, "s", "getProto", "ownKeys", ArrayPrototypeJoin(lines, "\n"));
-  const fn = ReflectApply(FunctionCtor, undefined, args);
-  return () => fn(SEALED, ObjectGetPrototypeOf, ReflectOwnKeys);
+  const fn = ReflectApply(FunctionCtor, undefined, ["s", "p", "n", ArrayPrototypeJoin(lines, "\n")]);
+  ArrayPrototypePush(compiledChecks, () => fn(SEALED, ObjectGetPrototypeOf, ReflectOwnKeys));
 }
 
 function checkIntrinsics() {
-  const code = compiledCheck();
-  if (code === -3) {
-    for (let i = 0; i < SEALED.length; i++) {
-      const s = SEALED[i];
-      for (let k = 0; k < s.accessorKeys.length; k++) {
-        const d = ReflectGetOwnPropertyDescriptor(s.object, s.accessorKeys[k]);
-        if (d === undefined || d.get !== s.accessorGetters[k]) return s.label + "." + StringCtor(s.accessorKeys[k]);
-      }
-    }
-    return null;
+  if (fetchGlobalReplaced !== null) return "globalThis." + fetchGlobalReplaced;
+  for (let c = 0; c < compiledChecks.length; c++) {
+    const code = compiledChecks[c]();
+    if (code === -3) continue;
+    const s = SEALED[MathFloor((code + 2) / 100000)];
+    if (code % 100000 === 99999) return s.label + ".__proto__";
+    if (code % 100000 === 99998) return describeKeyChange(s);
+    return s.label + "." + StringCtor(s.dataKeys[code % 100000]);
   }
-  const s = SEALED[MathFloor((code + 2) / 100000)];
-  if (code % 100000 === 99999) return s.label + ".__proto__";
-  if (code % 100000 === 99998) return describeKeyChange(s);
-  return s.label + "." + StringCtor(s.dataKeys[code % 100000]);
+  for (let i = 0; i < SEALED.length; i++) {
+    const s = SEALED[i];
+    for (let k = 0; k < s.accessorKeys.length; k++) {
+      const d = ReflectGetOwnPropertyDescriptor(s.object, s.accessorKeys[k]);
+      if (d === undefined || d.get !== s.accessorGetters[k]) return s.label + "." + StringCtor(s.accessorKeys[k]);
+    }
+  }
+  return null;
 }
 
 function describeKeyChange(s) {
   const keys = ReflectOwnKeys(s.object);
   for (let k = 0; k < keys.length; k++) {
-    if (ArrayPrototypeIndexOf(s.dataKeys, keys[k]) === -1 && ArrayPrototypeIndexOf(s.accessorKeys, keys[k]) === -1) {
+    if (ArrayPrototypeIndexOf(s.dataKeys, keys[k]) === -1 && ArrayPrototypeIndexOf(s.accessorKeys, keys[k]) === -1
+        && ArrayPrototypeIndexOf(s.fixedKeys, keys[k]) === -1) {
       return s.label + "." + StringCtor(keys[k]);
     }
   }
@@ -151,8 +154,8 @@ function describeKeyChange(s) {
 // The Node surface's globals (48_fetch.js, 44_node_crypto.js) and their classes: shared by every
 // execution of the isolate like the built-ins, and the runtime's fetch and http code runs through
 // their prototypes for every execution.
-const SURFACE_GLOBALS = ["fetch", "Request", "Response", "Headers", "FormData", "Blob", "File", "AbortController",
-  "AbortSignal", "EventTarget", "Event", "CustomEvent", "DOMException", "SubtleCrypto", "Crypto", "CryptoKey", "global"];
+// (The fetch family is built on first use and seals itself: 48_fetch.js.)
+const SURFACE_GLOBALS = ["DOMException", "SubtleCrypto", "Crypto", "CryptoKey", "global"];
 const surfacePresent = [];
 for (let i = 0; i < SURFACE_GLOBALS.length; i++) {
   const d = ReflectGetOwnPropertyDescriptor(globalThis, SURFACE_GLOBALS[i]);
@@ -165,7 +168,7 @@ for (let i = 0; i < SURFACE_GLOBALS.length; i++) {
 ArrayPrototypePush(SEALED_OBJECTS, [globalThis, "globalThis", surfacePresent]);
 
 for (let i = 0; i < SEALED_OBJECTS.length; i++) sealOwnProperties(SEALED_OBJECTS[i][0], SEALED_OBJECTS[i][1], SEALED_OBJECTS[i][2]);
-compiledCheck = compileCheck();
+compileCheck(0, SEALED.length);
 
 // Built-ins made after load -- a Node module on its first require (42_node_builtins.js), the
 // `process` and `Buffer` globals on first use -- are sealed when they are made, and the check is
@@ -175,8 +178,9 @@ compiledCheck = compileCheck();
 var sealPending;
 var sealReady = true;
 if (sealPending !== undefined) {
+  const from = SEALED.length;
   for (let i = 0; i < sealPending.length; i++) sealOwnProperties(sealPending[i][0], sealPending[i][1], sealPending[i][2]);
-  compiledCheck = compileCheck();
+  compileCheck(from, SEALED.length);
   sealPending = undefined;
 }
 
@@ -186,8 +190,9 @@ function sealMadeLater(entries) {
     for (let i = 0; i < entries.length; i++) ArrayPrototypePush(sealPending, entries[i]);
     return;
   }
+  const from = SEALED.length;
   for (let i = 0; i < entries.length; i++) sealOwnProperties(entries[i][0], entries[i][1], entries[i][2]);
-  compiledCheck = compileCheck();
+  compileCheck(from, SEALED.length);
 }
 
 function sealBuiltinModule(name, exports) {

@@ -4,8 +4,9 @@ An action can replace `%ArrayIteratorPrototype%.next`, `Array.prototype.push`, t
 or plant a getter on `Object.prototype`. The runtime (runtime_js/*.js, concatenated into one
 function body) keeps captured copies of the built-ins it needs (00_primordials.js) and must use
 only those once user code may have run, i.e. anywhere inside a function. This test parses every
-runtime file (vendored npm code in runtime_js/vendor/ is library code for actions and exempt)
-and refuses, inside functions:
+runtime file (vendored npm code in runtime_js/vendor/ is library code for actions and exempt;
+runtime_js/lazy/ files are compiled on first use, so all of their code counts as inside a
+function) and refuses, inside functions:
 
 - the iterator protocol: array destructuring, spread into arrays or calls, `for...of`,
   `yield*`; and `for...in` (it walks planted enumerable keys of the prototype chain);
@@ -236,6 +237,14 @@ def _own_map(receiver: tree_sitter.Node | None, own_maps: set[str]) -> bool:
 def test_the_runtime_never_uses_dispatch_that_user_code_can_reach():
     findings = lint({path.name: path.read_bytes() for path in runtime_files()})
     assert not findings, "user-reachable dispatch on the runtime's own paths:\n" + "\n".join(map(str, findings))
+
+
+@pytest.mark.parametrize("path", sorted((RUNTIME / "lazy").glob("*.js")), ids=lambda p: p.name)
+def test_lazily_compiled_runtime_code_is_linted_as_a_function_body(path):
+    """runtime_js/lazy/ files are compiled on first use, after user code may have run: all of
+    their code, top level included, is linted as code inside a function."""
+    findings = lint({path.name: b"function lazy(rt) {\n" + path.read_bytes() + b"\n}\n"})
+    assert not findings, "user-reachable dispatch in lazily compiled runtime code:\n" + "\n".join(map(str, findings))
 
 
 # The lint itself: each thing it must refuse, and what it must let through.
