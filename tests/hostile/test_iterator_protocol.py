@@ -21,8 +21,11 @@ from __future__ import annotations
 
 import asyncio
 
+import orjson
 import pytest
 from conftest import payload, workload_event
+from test_trigger_runtime import api_client, deploy_flow, execute, make_server  # noqa: F401 - make_server is a fixture
+from upstream import upstream  # noqa: F401 - the fixture
 
 from ._harness import ATTACKER, _comparable, action, assert_healthy, attack_flow, attack_payload, gated, run_attack
 
@@ -177,3 +180,69 @@ async def test_iterator_tampering_reaches_no_other_execution(sandbox, tamper: st
             problems.append(f"the tampering execution did not fail naming {builtin}: {tampering.status} {tampering.error}")
     assert not problems, "\n".join(problems)
     assert_healthy(sandbox, out)
+
+
+# -- through the real server, with I/O: the victims' fetch replies pass through the same steps --
+
+VICTIM_WITH_FETCH = """exports.onExecutePostLogin = async (event, api) => {
+  const res = await fetch('https://api.test.example/echo?user=' + encodeURIComponent(event.user.user_id), {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: event.user.user_id }),
+  });
+  const echo = await res.json();
+  const [method, path] = [echo.method, echo.path];
+  const names = [];
+  for (const [name] of res.headers) names.push(name);
+  api.idToken.setCustomClaim('echo', [method, path, JSON.parse(echo.body).user, echo.query, names.includes('content-type')]);
+  api.user.setAppMetadata('last_echo', JSON.parse(echo.body).user);
+};"""
+
+HOSTILE_THROUGH_SERVER = f"""
+{STASH}
+exports.onExecutePostLogin = async (event, api) => {{
+  if (!event.user.email.startsWith('attacker')) return;
+  const proto = {ARRAY_ITERATOR}; const next = proto.next;
+  proto.next = function () {{ const r = next.call(this); keep(r.value); return r; }};
+  Object.defineProperty(Object.prototype, 'io', {{ get() {{ keep(this); return undefined; }}, configurable: true }});
+  await new Promise((resolve) => setTimeout(resolve, 80));
+  console.log('stolen: ' + JSON.stringify(stolen));
+}};"""
+
+
+def _login(user_id: str, email: str) -> dict:
+    event = workload_event(user_id=user_id, email=email)
+    return event
+
+
+def _as_compared(response: dict) -> dict:
+    out = {k: v for k, v in response.items() if k != "execution_id"}
+    out["actions"] = [{k: v for k, v in a.items() if k != "duration_ms"} for a in response["actions"]]
+    return out
+
+
+async def test_through_the_server_logins_behind_an_iterator_tampering_one_get_their_own_answers(make_server, upstream):  # noqa: F811
+    flags = ["--egress-ca-file", str(upstream.ca_file)]
+    for entry in upstream.resolve:
+        flags += ["--egress-resolve", entry]
+    server = make_server(*flags)
+    async with api_client(server) as client:
+        await deploy_flow(client, [HOSTILE_THROUGH_SERVER, VICTIM_WITH_FETCH])
+        references = [await execute(client, _login(f"victim-{i}", f"victim.person{i}@victim.example")) for i in range(3)]
+        for i, reference in enumerate(references):
+            assert reference["status"] == "allowed", reference
+            user_id = reference["user"]["user_id"]
+            assert user_id.endswith(f"victim-{i}"), reference
+            echo = reference["id_token_claims"]["echo"]
+            assert echo[:3] == ["POST", "/echo", user_id] and echo[4] is True, reference
+        for round_ in range(2):
+            attacker, *behind = await asyncio.gather(
+                execute(client, _login(f"attacker-{round_}", "attacker@attacker.example")),
+                *(execute(client, _login(f"victim-{i}", f"victim.person{i}@victim.example")) for i in range(3)))
+            assert attacker["status"] == "failed", attacker
+            assert "%ArrayIteratorPrototype%.next" in attacker["error"]["message"] \
+                or "Object.prototype" in attacker["error"]["message"], attacker["error"]
+            assert "victim" not in orjson.dumps(attacker).decode(), attacker["actions"]
+            for i, got in enumerate(behind):
+                assert _as_compared(got) == _as_compared(references[i]), (i, got)
+        after = [await execute(client, _login(f"victim-{i}", f"victim.person{i}@victim.example")) for i in range(3)]
+        for i, got in enumerate(after):
+            assert _as_compared(got) == _as_compared(references[i]), (i, got)
