@@ -6,8 +6,17 @@
 const SEALED = [];
 // `only` limits the check to those keys (globalThis: new globals are allowed, since sloppy-mode
 // actions create them by assignment); otherwise new or deleted keys count as changes too.
+// FIXED_SHAPE instead of a key list: every key the object has now is checked by identity, and the
+// object is made non-extensible instead of having its keys counted after each action (a count
+// is a ReflectOwnKeys array per object per action: over the iterator prototypes alone it took
+// ~25% off the sandbox floor). Nothing can be planted there; an assignment of a new key throws
+// in strict code and does nothing in sloppy code.
+const FIXED_SHAPE = "fixed";
+const ObjectPreventExtensions = Object.preventExtensions;
 function sealOwnProperties(object, label, only) {
-  const keys = only === undefined ? ReflectOwnKeys(object) : only;
+  const fixed = only === FIXED_SHAPE;
+  if (fixed) ObjectPreventExtensions(object);
+  const keys = only === undefined || fixed ? ReflectOwnKeys(object) : only;
   const dataKeys = [], dataValues = [], accessorKeys = [], accessorGetters = [], fixedKeys = [];
   for (let i = 0; i < keys.length; i++) {
     let d = ReflectGetOwnPropertyDescriptor(object, keys[i]);
@@ -23,7 +32,7 @@ function sealOwnProperties(object, label, only) {
     else ArrayPrototypePush(fixedKeys, keys[i]); // cannot be changed at all: nothing to check after each action
   }
   ArrayPrototypePush(SEALED, {
-    object, label, count: only === undefined ? keys.length : -1,
+    object, label, count: only === undefined ? keys.length : -1, // (FIXED_SHAPE: not extensible, no count)
     dataKeys, dataValues, accessorKeys, accessorGetters, fixedKeys, proto: ObjectGetPrototypeOf(object),
   });
 }
@@ -78,7 +87,9 @@ const ITERATOR_PROTOTYPES = [
 if (typeof globalThis.Iterator === "function") ArrayPrototypePush(ITERATOR_PROTOTYPES, [globalThis.Iterator, "Iterator"]);
 // (Intl.Segmenter's segment iterators are left out: reaching their prototypes means building a
 // segmenter, which loads ICU break-iterator data into every isolate, ~0.25 MiB each.)
-for (let i = 0; i < ITERATOR_PROTOTYPES.length; i++) ArrayPrototypePush(SEALED_OBJECTS, ITERATOR_PROTOTYPES[i]);
+for (let i = 0; i < ITERATOR_PROTOTYPES.length; i++) {
+  ArrayPrototypePush(SEALED_OBJECTS, [ITERATOR_PROTOTYPES[i][0], ITERATOR_PROTOTYPES[i][1], FIXED_SHAPE]);
+}
 if (typeof globalThis.crypto === "object") ArrayPrototypePush(SEALED_OBJECTS, [globalThis.crypto, "crypto"], [ObjectGetPrototypeOf(globalThis.crypto), "Crypto.prototype"]);
 
 // Error.prepareStackTrace and Error.stackTraceLimit are Node's knobs for stack traces, which
@@ -118,6 +129,19 @@ function compileCheck(from, to) {
   ArrayPrototypePush(lines, "return -3;");
   const fn = ReflectApply(FunctionCtor, undefined, ["s", "p", "n", ArrayPrototypeJoin(lines, "\n")]);
   ArrayPrototypePush(compiledChecks, () => fn(SEALED, ObjectGetPrototypeOf, ReflectOwnKeys));
+}
+
+// SEALED[from..] compiled in functions of about CHECK_CHUNK_KEYS keys each: V8 optimises a
+// small function and leaves a huge one in its baseline tiers, where each comparison costs
+// several times more.
+const CHECK_CHUNK_KEYS = 120;
+function compileChecks(from) {
+  let start = from, keys = 0;
+  for (let i = from; i < SEALED.length; i++) {
+    keys += SEALED[i].dataKeys.length + 1;
+    if (keys >= CHECK_CHUNK_KEYS) { compileCheck(start, i + 1); start = i + 1; keys = 0; }
+  }
+  if (start < SEALED.length) compileCheck(start, SEALED.length);
 }
 
 function checkIntrinsics() {
@@ -162,13 +186,14 @@ for (let i = 0; i < SURFACE_GLOBALS.length; i++) {
   if (d === undefined || !ObjectPrototypeHasOwnProperty(d, "value")) continue;
   ArrayPrototypePush(surfacePresent, SURFACE_GLOBALS[i]);
   if (typeof d.value === "function" && d.value.prototype !== null && typeof d.value.prototype === "object") {
-    ArrayPrototypePush(SEALED_OBJECTS, [d.value, SURFACE_GLOBALS[i]], [d.value.prototype, SURFACE_GLOBALS[i] + ".prototype"]);
+    ArrayPrototypePush(SEALED_OBJECTS, [d.value, SURFACE_GLOBALS[i], FIXED_SHAPE],
+      [d.value.prototype, SURFACE_GLOBALS[i] + ".prototype", FIXED_SHAPE]);
   }
 }
 ArrayPrototypePush(SEALED_OBJECTS, [globalThis, "globalThis", surfacePresent]);
 
 for (let i = 0; i < SEALED_OBJECTS.length; i++) sealOwnProperties(SEALED_OBJECTS[i][0], SEALED_OBJECTS[i][1], SEALED_OBJECTS[i][2]);
-compileCheck(0, SEALED.length);
+compileChecks(0);
 
 // Built-ins made after load -- a Node module on its first require (42_node_builtins.js), the
 // `process` and `Buffer` globals on first use -- are sealed when they are made, and the check is
@@ -179,9 +204,14 @@ var sealPending;
 var sealReady = true;
 if (sealPending !== undefined) {
   const from = SEALED.length;
-  for (let i = 0; i < sealPending.length; i++) sealOwnProperties(sealPending[i][0], sealPending[i][1], sealPending[i][2]);
-  compileCheck(from, SEALED.length);
+  for (let i = 0; i < sealPending.length; i++) sealLaterEntry(sealPending[i]);
+  compileChecks(from);
   sealPending = undefined;
+}
+
+// [object, label] (fixed shape), or [object, label, keys] for globalThis's lazily made globals
+function sealLaterEntry(entry) {
+  sealOwnProperties(entry[0], entry[1], entry[2] === undefined ? FIXED_SHAPE : entry[2]);
 }
 
 function sealMadeLater(entries) {
@@ -191,8 +221,8 @@ function sealMadeLater(entries) {
     return;
   }
   const from = SEALED.length;
-  for (let i = 0; i < entries.length; i++) sealOwnProperties(entries[i][0], entries[i][1], entries[i][2]);
-  compileCheck(from, SEALED.length);
+  for (let i = 0; i < entries.length; i++) sealLaterEntry(entries[i]);
+  compileChecks(from);
 }
 
 function sealBuiltinModule(name, exports) {
