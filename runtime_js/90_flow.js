@@ -180,6 +180,13 @@ async function runPostLogin(exec) {
     if (state.denied) { status = "denied"; break; }
     if (state.redirected) { status = "redirect"; resumeAt = i; break; }
   }
+  // the per-execution tier of the built-in check (95_seal.js), before the next execution starts
+  const late = lateTampering();
+  if (late !== null) {
+    status = "failed";
+    error = { action: results.length > 0 ? results[results.length - 1].name : null, class: "action_error",
+      message: "Action modified the built-in " + late + ", which actions share with the runtime; the change was discarded" };
+  }
   const out = { status, actions: results, transaction_metadata: state.transactionMetadata };
   if (error !== null) out.error = error;
   if (status === "redirect") out.resume_index = resumeAt;
@@ -198,6 +205,17 @@ function assertIntrinsicsIntact() {
     retireIsolate(tampered);
     throw new ErrorCtor("Action modified the built-in " + tampered + ", which actions share with the runtime; the change was discarded");
   }
+}
+
+function lateTampering() {
+  let tampered;
+  try {
+    tampered = checkIntrinsicsAtEnd();
+  } catch (err) {
+    tampered = "a built-in (the check itself was made to throw)";
+  }
+  if (tampered !== null) retireIsolate(tampered);
+  return tampered;
 }
 
 // Later actions see the metadata queued by earlier ones (the setting action does not).

@@ -32,7 +32,7 @@ function sealOwnProperties(object, label, only) {
     else ArrayPrototypePush(fixedKeys, keys[i]); // cannot be changed at all: nothing to check after each action
   }
   ArrayPrototypePush(SEALED, {
-    object, label, count: only === undefined ? keys.length : -1, // (FIXED_SHAPE: not extensible, no count)
+    object, label, perExecution: fixed, count: only === undefined ? keys.length : -1, // (FIXED_SHAPE: not extensible, no count)
     dataKeys, dataValues, accessorKeys, accessorGetters, fixedKeys, proto: ObjectGetPrototypeOf(object),
   });
 }
@@ -109,7 +109,12 @@ function resetErrorKnobs() {
 // of sealed objects gets its own compiled function (the load-time set, then one per module
 // sealed later), kept as short as it can be: it is source text, bytecode and feedback in every
 // isolate (at ~75 characters a key the load-time check alone was ~0.4 MiB of each isolate).
-const compiledChecks = [];
+// Two tiers: the built-ins sealed by key count are checked after every action (a change fails
+// the action that made it); the fixed-shape objects (iterator prototypes, the Node surface: far
+// more keys, and nothing the flow runner itself goes through) once per execution, when it ends,
+// before the next execution can start -- about a third of the cost for a three-action flow.
+const actionChecks = [];
+const executionChecks = [];
 function compileCheck(from, to) {
   const lines = ["let o, v, k;"];
   for (let i = from; i < to; i++) {
@@ -128,7 +133,7 @@ function compileCheck(from, to) {
   }
   ArrayPrototypePush(lines, "return -3;");
   const fn = ReflectApply(FunctionCtor, undefined, ["s", "p", "n", ArrayPrototypeJoin(lines, "\n")]);
-  ArrayPrototypePush(compiledChecks, () => fn(SEALED, ObjectGetPrototypeOf, ReflectOwnKeys));
+  ArrayPrototypePush(SEALED[from].perExecution ? executionChecks : actionChecks, () => fn(SEALED, ObjectGetPrototypeOf, ReflectOwnKeys));
 }
 
 // SEALED[from..] compiled in functions of about CHECK_CHUNK_KEYS keys each: V8 optimises a
@@ -138,16 +143,27 @@ const CHECK_CHUNK_KEYS = 120;
 function compileChecks(from) {
   let start = from, keys = 0;
   for (let i = from; i < SEALED.length; i++) {
+    if (i > start && SEALED[i].perExecution !== SEALED[start].perExecution) { compileCheck(start, i); start = i; keys = 0; }
     keys += SEALED[i].dataKeys.length + 1;
     if (keys >= CHECK_CHUNK_KEYS) { compileCheck(start, i + 1); start = i + 1; keys = 0; }
   }
   if (start < SEALED.length) compileCheck(start, SEALED.length);
 }
 
+// After each action: "Label.key" of the first per-action built-in that changed, or null.
 function checkIntrinsics() {
   if (fetchGlobalReplaced !== null) return "globalThis." + fetchGlobalReplaced;
-  for (let c = 0; c < compiledChecks.length; c++) {
-    const code = compiledChecks[c]();
+  return runChecks(actionChecks);
+}
+
+// When an execution ends: the same for the per-execution tier.
+function checkIntrinsicsAtEnd() {
+  return runChecks(executionChecks);
+}
+
+function runChecks(checks) {
+  for (let c = 0; c < checks.length; c++) {
+    const code = checks[c]();
     if (code === -3) continue;
     const s = SEALED[MathFloor((code + 2) / 100000)];
     if (code % 100000 === 99999) return s.label + ".__proto__";

@@ -174,7 +174,8 @@ async def test_iterator_tampering_reaches_no_other_execution(sandbox, tamper: st
                 if _comparable(hurt) != references[i]:
                     problems.append(f"victim {i} {group} was affected: {hurt.data}")
         text = tampering.json().decode()
-        if "victim" in text:
+        # (the flow's second action is named victim_action: look for the victims' own data)
+        if "victim.person" in text or "victim-" in text:
             problems.append(f"the tampering execution obtained the victims' data: {tampering.actions[0].get('logs')!r}")
         if not (tampering.status == "failed" and builtin in (tampering.error or {}).get("message", "")):
             problems.append(f"the tampering execution did not fail naming {builtin}: {tampering.status} {tampering.error}")
@@ -240,7 +241,7 @@ async def test_through_the_server_logins_behind_an_iterator_tampering_one_get_th
             assert attacker["status"] == "failed", attacker
             assert "%ArrayIteratorPrototype%.next" in attacker["error"]["message"] \
                 or "Object.prototype" in attacker["error"]["message"], attacker["error"]
-            assert "victim" not in orjson.dumps(attacker).decode(), attacker["actions"]
+            assert "victim.person" not in orjson.dumps(attacker).decode(), attacker["actions"]
             for i, got in enumerate(behind):
                 assert _as_compared(got) == _as_compared(references[i]), (i, got)
         after = [await execute(client, _login(f"victim-{i}", f"victim.person{i}@victim.example")) for i in range(3)]
