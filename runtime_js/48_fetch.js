@@ -49,7 +49,7 @@ function fetchImpl() {
     Uint16ArrayCtor, Uint8ArrayCtor, WeakMapCtor, WeakMapPrototypeDelete, WeakMapPrototypeGet,
     WeakMapPrototypeSet, WeakRefCtor, WeakRefPrototypeDeref, activeExecution, addTimer, describeReceived,
     errorMessage, hostCall, nodeError, reserveBuffer, runAs, urlInvalidError, urlParseRecord, urlSerialize,
-    urlToUSV, uspList, uspParse, uspSerialize, utf8Decode, utf8DecodeRun, utf8Encode, utf8NewState,
+    urlToUSV, uspList, uspParse, uspSerialize, uspSort, utf8Decode, utf8DecodeRun, utf8Encode, utf8NewState,
     viewBytes
     });
     // the classes and their prototypes are as shared as the globals (95_seal.js)

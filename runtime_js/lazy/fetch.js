@@ -18,7 +18,7 @@ const {
   SymbolIterator, SymbolToStringTag, TypeErrorCtor, TypedArrayPrototypeGetBuffer, TypedArrayPrototypeGetLength, TypedArrayPrototypeSet, TypedArrayPrototypeSubarray, UTF8_CHUNK,
   Uint16ArrayCtor, Uint8ArrayCtor, WeakMapCtor, WeakMapPrototypeDelete, WeakMapPrototypeGet, WeakMapPrototypeSet, WeakRefCtor, WeakRefPrototypeDeref,
   activeExecution, addTimer, describeReceived, errorMessage, hostCall, nodeError, reserveBuffer, runAs,
-  urlInvalidError, urlParseRecord, urlSerialize, urlToUSV, uspList, uspParse, uspSerialize, utf8Decode,
+  urlInvalidError, urlParseRecord, urlSerialize, urlToUSV, uspList, uspParse, uspSerialize, uspSort, utf8Decode,
   utf8DecodeRun, utf8Encode, utf8NewState, viewBytes,
 } = rt;
 
@@ -894,20 +894,6 @@ function headerValue(value, prefix) {
   return s;
 }
 
-// Stable merge sort of [{name, value}] by name (code units).
-function sortByName(list) {
-  if (list.length < 2) return list;
-  const mid = list.length >> 1;
-  const left = sortByName(ArrayPrototypeSlice(list, 0, mid));
-  const right = sortByName(ArrayPrototypeSlice(list, mid));
-  const out = [];
-  let i = 0, j = 0;
-  while (i < left.length && j < right.length) out[out.length] = right[j].name < left[i].name ? right[j++] : left[i++];
-  while (i < left.length) out[out.length] = left[i++];
-  while (j < right.length) out[out.length] = right[j++];
-  return out;
-}
-
 let headersList;                // (headers) -> [{name, value}] in insertion order, names lower-case
 let headersSorted;              // (headers) -> [[name, value]] sorted and combined (not to hand out)
 let headersSetGuard;            // (headers, guard) -> void
@@ -967,7 +953,7 @@ class Headers {
 
   #sortedList() {
     if (this.#sorted !== null) return this.#sorted;
-    const sorted = sortByName(ArrayPrototypeSlice(this.#list));
+    const sorted = uspSort(ArrayPrototypeSlice(this.#list)); // 20_url.js: stable, by code units
     const out = [];
     for (let i = 0; i < sorted.length; i++) {
       const e = sorted[i];
