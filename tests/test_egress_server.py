@@ -25,10 +25,7 @@ def _counter(text: str, outcome: str) -> float:
 
 
 async def test_each_request_is_in_the_execution_record_and_counted_in_metrics(make_server, upstream):  # noqa: F811
-    flags = ["--egress-ca-file", str(upstream.ca_file)]
-    for entry in upstream.resolve:
-        flags += ["--egress-resolve", entry]
-    server = make_server(*flags)
+    server = make_server(*upstream.server_flags())
     async with api_client(server) as client:
         await deploy_flow(client, [CALLS])
         before = (await client.get("/metrics")).text

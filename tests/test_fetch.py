@@ -19,9 +19,9 @@ import orjson
 import pytest
 
 from conftest import make_flow, payload, workload_event
-from sandbox import EgressConfig, Limits, Sandbox, SupervisorSettings
+from sandbox import Limits
 from sandbox.isolate import FlowIsolate, runtime_source
-from upstream import upstream  # noqa: F401 - the module-scoped fixture
+from upstream import egress_box, upstream  # noqa: F401 - the fixtures
 
 _ids = itertools.count(1)
 
@@ -638,20 +638,6 @@ async def test_replies_become_responses_as_undici_makes_them(run_with_host):
 
 # -- end to end: the shapes real actions use, against a local HTTPS upstream ---------------
 
-@pytest.fixture
-async def egress_box(upstream):  # noqa: F811 - the fixture imported above
-    box = Sandbox(SupervisorSettings(
-        executors=1,
-        limits=Limits(heap_hard=64 * 2**20, heap_soft=32 * 2**20, buffer_budget=32 * 2**20),
-        rss_limit=768 * 2**20,
-        liveness_timeout=3.0,
-        egress=EgressConfig(resolve=upstream.resolve, ca_file=upstream.ca_file),
-    ))
-    await box.start()
-    try:
-        yield box
-    finally:
-        await box.close()
 
 
 async def test_a_json_post_then_ok_and_json_as_actions_write_it(egress_box, upstream):  # noqa: F811

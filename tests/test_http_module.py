@@ -11,24 +11,9 @@ import orjson
 import pytest
 
 from conftest import make_flow, payload
-from sandbox import EgressConfig, Limits, Sandbox, SupervisorSettings
-from upstream import upstream  # noqa: F401 - the module-scoped fixture
+from upstream import egress_box, upstream  # noqa: F401 - the fixtures
 
 
-@pytest.fixture
-async def egress_box(upstream):  # noqa: F811
-    box = Sandbox(SupervisorSettings(
-        executors=1,
-        limits=Limits(heap_hard=64 * 2**20, heap_soft=32 * 2**20, buffer_budget=32 * 2**20),
-        rss_limit=768 * 2**20,
-        liveness_timeout=3.0,
-        egress=EgressConfig(resolve=upstream.resolve, ca_file=upstream.ca_file),
-    ))
-    await box.start()
-    try:
-        yield box
-    finally:
-        await box.close()
 
 
 async def run(box, body: str, budget: float = 5.0, prelude: str = ""):

@@ -62,6 +62,13 @@ class Upstream:
         """The same route by its real address (127.0.0.1:port), which the default policy refuses."""
         return f"{scheme}://127.0.0.1:{self.https_port if scheme == 'https' else self.http_port}{path}"
 
+    def server_flags(self) -> list[str]:
+        """`actionhost serve` flags that let actions reach this server by name, trusting its CA."""
+        flags = ["--egress-ca-file", str(self.ca_file)]
+        for entry in self.resolve:
+            flags += ["--egress-resolve", entry]
+        return flags
+
     @property
     def resolve(self) -> list[str]:
         """The --egress-resolve entries that make both names reach this server."""
@@ -210,3 +217,22 @@ def upstream(tmp_path_factory):
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+async def egress_box(upstream):
+    """A sandbox (one executor, test-sized limits) whose actions reach this upstream by name."""
+    from sandbox import EgressConfig, Limits, Sandbox, SupervisorSettings
+
+    box = Sandbox(SupervisorSettings(
+        executors=1,
+        limits=Limits(heap_hard=64 * 2**20, heap_soft=32 * 2**20, buffer_budget=32 * 2**20),
+        rss_limit=768 * 2**20,
+        liveness_timeout=3.0,
+        egress=EgressConfig(resolve=upstream.resolve, ca_file=upstream.ca_file),
+    ))
+    await box.start()
+    try:
+        yield box
+    finally:
+        await box.close()

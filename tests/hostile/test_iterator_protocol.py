@@ -221,10 +221,7 @@ def _as_compared(response: dict) -> dict:
 
 
 async def test_through_the_server_logins_behind_an_iterator_tampering_one_get_their_own_answers(make_server, upstream):  # noqa: F811
-    flags = ["--egress-ca-file", str(upstream.ca_file)]
-    for entry in upstream.resolve:
-        flags += ["--egress-resolve", entry]
-    server = make_server(*flags)
+    server = make_server(*upstream.server_flags())
     async with api_client(server) as client:
         await deploy_flow(client, [HOSTILE_THROUGH_SERVER, VICTIM_WITH_FETCH])
         references = [await execute(client, _login(f"victim-{i}", f"victim.person{i}@victim.example")) for i in range(3)]
