@@ -20,21 +20,10 @@ const FunctionCtorForLazy = FunctionCtor;
 
 // Compiles runtime_js/lazy/<name>.js as function (rt) and returns what it returns.
 function lazyRuntime(name, rt) {
-  const source = lazySourceText(hostSync("runtime.source", name));
+  // ASCII files (tests/test_node_crypto.py checks), decoded as 42_node_builtins.js decodes its bundles
+  const source = asciiText(hostSync("runtime.source", name));
   const fn = ReflectApply(FunctionCtorForLazy, undefined, ["rt", "\"use strict\";\n" + source + "\n//# sourceURL=node:internal/" + name]);
   return ReflectApply(fn, undefined, [rt]);
-}
-
-// The files are ASCII (tests/test_node_crypto.py checks): decoded in slices by fromCharCode, which
-// takes a typed array as its argument list without making an array of it (utf8Decode's arrays
-// of char codes were ~0.5 MiB of garbage for a 60 KB file).
-function lazySourceText(bytes) {
-  const n = TypedArrayPrototypeGetLength(bytes);
-  let text = "";
-  for (let i = 0; i < n; i += 8192) {
-    text += ReflectApply(StringFromCharCode, null, bytesSlice(bytes, i, MathMin(8192, n - i)));
-  }
-  return text;
 }
 
 let cryptoLoaded = null;

@@ -485,7 +485,7 @@ def test_lazy_runtime_code_passes_the_runtime_lint(path):
 
 @pytest.mark.parametrize("path", LAZY, ids=lambda p: p.name)
 def test_lazy_runtime_files_are_ascii(path):
-    # 44_node_crypto.js lazySourceText decodes them as one byte per character
+    # 44_node_crypto.js decodes them (asciiText) as one byte per character
     assert path.read_bytes().isascii()
 
 
