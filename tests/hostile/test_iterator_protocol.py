@@ -166,7 +166,7 @@ async def test_iterator_tampering_reaches_no_other_execution(sandbox, tamper: st
         after = [await sandbox.run(ATTACKER, flow, victim(i), budget=BUDGET) for i in range(3)]
         return tampering, behind, after
 
-    out = await run_attack(sandbox, attack, flow=flow, max_rounds=1, attempts=2)
+    out = await run_attack(sandbox, attack, flow=flow, max_rounds=1)
     problems = []
     for tampering, behind, after in out.results:
         for group, results in (("queued behind the attack", behind), ("after the attack", after)):
