@@ -19,7 +19,7 @@ instead of costing one more eval to collect.
 Each isolate thread keeps one Python thread state for all its callbacks (`_dispatch`). Without
 that, ctypes makes a new one for every callback and deletes it on return: with its 16 KiB frame
 stack mapped and unmapped each time, ~25 us per callback here, two callbacks per login. The
-state is given up in one last callback when the isolate is closed (`_drop_thread_state`).
+state is given up in one last callback when the isolate is closed (`_drain`).
 
 JS can also call the host synchronously (`install_sync`): a second callback and its own shared
 buffer carry a request and its answer within one JS call, computed by Python on the isolate's
@@ -125,6 +125,7 @@ _dll_lock = threading.Lock()
 # beside a destruction crashed the process (SIGSEGV in mr_init_context / mr_free_context, seen
 # when a spare was built while a recycled isolate was closed). One lock serialises both.
 _lifecycle_lock = threading.Lock()
+DRAIN_WAIT = 0.25  # seconds close() waits for the isolate thread's queue to empty (see _drain)
 
 
 def library() -> Any:
@@ -150,6 +151,7 @@ class Isolate:
         self._ids = itertools.count(1)
         self._handlers: dict[int, Callable[[Any], None]] = {}
         self._waiting: dict[int, asyncio.Future[Any]] = {}  # evals not answered yet
+        self._tasks: dict[int, int] = {}  # callback id -> mini-racer task id of those evals
         self._held: list[tuple[asyncio.Future[Any], Any]] = []  # answered, not handed to the loop yet
         self._held_lock = threading.Lock()
         self.held = 0  # results held back so far (each saved the loop a wake unless released early)
@@ -159,6 +161,9 @@ class Isolate:
         self._keep_thread_state = True
         self._kept: tuple[int, int] | None = None  # (thread ident, PyGILState_Ensure's state)
         self._callback = MR_CALLBACK(self._dispatch)  # must outlive the context
+        # held to check `closed` and queue an eval (or cancel one) as one step, and by close() to
+        # set it: nothing is queued or cancelled once close() has begun (see _drain)
+        self._enqueue_lock = threading.Lock()
         with _lifecycle_lock:
             self._ctx = self._dll.mr_init_context(self._callback)
         self.closed = False
@@ -219,8 +224,6 @@ class Isolate:
         terminated (TerminateExecution) and StepTimeout raised; if the isolate never picked
         the task up (a spinning microtask), the caller must close the isolate. A result for
         which `hold(result)` is true (called on the isolate thread) is held back, see above."""
-        if self.closed:
-            raise JSError("terminated", "isolate closed")
         loop = self._loop
         future: asyncio.Future[Any] = loop.create_future()
         callback_id = next(self._ids)
@@ -236,12 +239,15 @@ class Isolate:
             self._waiting.pop(callback_id, None)
             loop.call_soon_threadsafe(_settle, future, value)
 
-        self._handlers[callback_id] = on_result
-        self._waiting[callback_id] = future
-        handle = self._code_handle(source, keep_source)
-        task = self._dll.mr_eval(self._ctx, handle, callback_id)
-        if not keep_source:
-            self._dll.mr_free_value(self._ctx, handle)
+        with self._enqueue_lock:  # (close() on another thread: this eval is queued before its last one, or not at all)
+            if self.closed:
+                raise JSError("terminated", "isolate closed")
+            self._handlers[callback_id] = on_result
+            self._waiting[callback_id] = future
+            handle = self._code_handle(source, keep_source)
+            task = self._tasks[callback_id] = self._dll.mr_eval(self._ctx, handle, callback_id)
+            if not keep_source:
+                self._dll.mr_free_value(self._ctx, handle)
         timer = loop.call_later(timeout, _expire, future, timeout)
         release: list[asyncio.TimerHandle] = []
         if hold is not None:
@@ -257,14 +263,16 @@ class Isolate:
             value = await future
         except BaseException:
             self._handlers.pop(callback_id, None)
-            if not self.closed:
-                self._dll.mr_cancel_task(self._ctx, task)
+            with self._enqueue_lock:
+                if not self.closed:
+                    self._dll.mr_cancel_task(self._ctx, task)
             raise
         finally:
             timer.cancel()
             if release:
                 release[0].cancel()
             self._waiting.pop(callback_id, None)
+            self._tasks.pop(callback_id, None)
         if isinstance(value, JSError):
             raise value
         return value
@@ -494,20 +502,22 @@ class Isolate:
         self._dll.mr_set_soft_memory_limit(self._ctx, soft)
 
     def hard_limit_reached(self) -> bool:
-        return (not self.closed) and bool(self._dll.mr_hard_memory_limit_reached(self._ctx))
+        with self._enqueue_lock:
+            return (not self.closed) and bool(self._dll.mr_hard_memory_limit_reached(self._ctx))
 
     def close(self) -> None:
         """Destroy the isolate: terminates any JS still running (even a spinning microtask)
         and joins its thread. Blocks ~1 ms: call it off the event loop."""
-        if self.closed:
-            return
-        self.closed = True
+        with self._enqueue_lock:
+            if self.closed:
+                return
+            self.closed = True
         self._handlers.clear()
         # an eval still waiting will never be answered now: end it (close runs off the loop)
         for future in list(self._waiting.values()):
             self._loop.call_soon_threadsafe(_settle, future, JSError("terminated", "the isolate was closed"))
         self._waiting.clear()
-        self._drop_thread_state()
+        self._drain()
         for handle in self._code.values():
             self._dll.mr_free_value(self._ctx, handle)
         for handle in self._buffers:
@@ -519,16 +529,34 @@ class Isolate:
         with _lifecycle_lock:
             self._dll.mr_free_context(self._ctx)
 
-    def _drop_thread_state(self) -> None:
-        """Have the isolate thread give up the Python thread state it kept: its next callback
-        does (see _dispatch), and one is queued here, an eval of a constant, also when no state
-        seems kept yet (a first callback may be keeping one right now). An idle isolate runs
-        it at once; one busy in JS when the context is freed, which stops JS and runs what is
-        queued without it."""
+    def _drain(self) -> None:
+        """Leave no eval to run while the context is freed. mini-racer's context destructor
+        stops JavaScript, then lets the isolate thread run what is still queued while it tears
+        down: an eval run then crashed the process (SIGSEGV in CodeEvaluator::Eval, about one
+        full test run in five), while a cancelled one only answers "terminated".
+        One last eval is queued (its callback has the thread give up the Python thread state
+        it kept, see _dispatch) and every eval still unanswered is cancelled, which terminates
+        one that is running. The queue runs in order: once the last eval answers, nothing is
+        left. If it does not answer soon, JS is spinning where no task can interrupt it (a
+        microtask loop: only freeing the context ends it), and the last eval is cancelled too."""
+        drained = threading.Event()
         self._keep_thread_state = False
+        callback_id = next(self._ids)
+
+        def on_result(raw: Any) -> None:
+            self._handlers.pop(callback_id, None)
+            self._dll.mr_free_value(self._ctx, raw)
+            drained.set()
+
+        self._handlers[callback_id] = on_result
         handle = self._code_handle("0", keep=False)
-        self._dll.mr_eval(self._ctx, handle, next(self._ids))  # no handler: its value is freed
+        last = self._dll.mr_eval(self._ctx, handle, callback_id)
         self._dll.mr_free_value(self._ctx, handle)
+        for task in list(self._tasks.values()):
+            self._dll.mr_cancel_task(self._ctx, task)
+        self._tasks.clear()
+        if not drained.wait(DRAIN_WAIT):
+            self._dll.mr_cancel_task(self._ctx, last)
 
 
 def _expire(future: asyncio.Future[Any], timeout: float) -> None:
