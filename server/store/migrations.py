@@ -5,6 +5,18 @@ Every table is tenant-scoped from the start: no query reads a row without its te
 
 from __future__ import annotations
 
+# Version 3 added scopes (machine clients, client grants, roles). Admin tokens stored before it
+# (every scope of the time: `serve`'s and `tenants create`'s) get them too, so an upgraded
+# server's admin token can manage what the new version serves; narrower tokens stay as they were.
+SCOPES_BEFORE_3 = ("read:actions", "create:actions", "update:actions", "delete:actions",
+                   "read:users", "update:users", "create:users", "execute:triggers")
+SCOPES_ADDED_IN_3 = ("read:clients", "create:clients", "update:clients", "delete:clients",
+                     "read:client_grants", "update:client_grants",
+                     "read:roles", "create:roles", "update:roles", "delete:roles")
+ADMIN_SCOPES_3 = (
+    f"UPDATE tokens SET scopes = scopes || ' {' '.join(SCOPES_ADDED_IN_3)}' WHERE "
+    + " AND ".join(f"(' ' || scopes || ' ') LIKE '% {scope} %'" for scope in SCOPES_BEFORE_3) + ";\n")
+
 MIGRATIONS: list[tuple[int, str]] = [
     (1, """
     CREATE TABLE tenants (
@@ -104,4 +116,43 @@ MIGRATIONS: list[tuple[int, str]] = [
     );
     CREATE INDEX redirect_states_by_expiry ON redirect_states (expires_at);
     """),
+    (3, """
+    CREATE TABLE machine_clients (
+        client_id   TEXT PRIMARY KEY,
+        tenant_id   TEXT NOT NULL REFERENCES tenants(id),
+        name        TEXT NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        secret_hash TEXT NOT NULL,
+        scopes      TEXT NOT NULL,
+        grant_id    TEXT NOT NULL UNIQUE,
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    CREATE INDEX machine_clients_by_tenant ON machine_clients (tenant_id, created_at, client_id);
+    CREATE TABLE signing_keys (
+        kid         TEXT PRIMARY KEY,
+        status      TEXT NOT NULL,
+        private_key TEXT NOT NULL,
+        public_jwk  TEXT NOT NULL,
+        created_at  TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX signing_keys_one_current ON signing_keys (status) WHERE status = 'current';
+    CREATE TABLE roles (
+        tenant_id   TEXT NOT NULL REFERENCES tenants(id),
+        id          TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        created_at  TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, id),
+        UNIQUE (tenant_id, name)
+    );
+    CREATE TABLE user_roles (
+        tenant_id  TEXT NOT NULL,
+        user_id    TEXT NOT NULL,
+        role_id    TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, user_id, role_id)
+    );
+    CREATE INDEX user_roles_by_role ON user_roles (tenant_id, role_id);
+    """ + ADMIN_SCOPES_3),
 ]

@@ -14,6 +14,8 @@ backends keep the same schema.
 
 from __future__ import annotations
 
+from .migrations import ADMIN_SCOPES_3
+
 MIGRATIONS: list[tuple[int, str]] = [
     (1, """
     CREATE TABLE tenants (
@@ -116,4 +118,43 @@ MIGRATIONS: list[tuple[int, str]] = [
     );
     CREATE INDEX redirect_states_by_expiry ON redirect_states (expires_at);
     """),
+    (3, """
+    CREATE TABLE machine_clients (
+        client_id   text PRIMARY KEY,
+        tenant_id   text NOT NULL REFERENCES tenants(id),
+        name        text NOT NULL,
+        description text NOT NULL DEFAULT '',
+        secret_hash text NOT NULL,
+        scopes      text NOT NULL,
+        grant_id    text NOT NULL UNIQUE,
+        created_at  timestamptz NOT NULL,
+        updated_at  timestamptz NOT NULL
+    );
+    CREATE INDEX machine_clients_by_tenant ON machine_clients (tenant_id, created_at, client_id);
+    CREATE TABLE signing_keys (
+        kid         text PRIMARY KEY,
+        status      text NOT NULL,
+        private_key text NOT NULL,
+        public_jwk  jsonb NOT NULL,
+        created_at  timestamptz NOT NULL
+    );
+    CREATE UNIQUE INDEX signing_keys_one_current ON signing_keys (status) WHERE status = 'current';
+    CREATE TABLE roles (
+        tenant_id   text NOT NULL REFERENCES tenants(id),
+        id          text COLLATE "C" NOT NULL,
+        name        text NOT NULL,
+        description text NOT NULL DEFAULT '',
+        created_at  timestamptz NOT NULL,
+        PRIMARY KEY (tenant_id, id),
+        UNIQUE (tenant_id, name)
+    );
+    CREATE TABLE user_roles (
+        tenant_id  text NOT NULL,
+        user_id    text NOT NULL,
+        role_id    text NOT NULL,
+        created_at timestamptz NOT NULL,
+        PRIMARY KEY (tenant_id, user_id, role_id)
+    );
+    CREATE INDEX user_roles_by_role ON user_roles (tenant_id, role_id);
+    """ + ADMIN_SCOPES_3),
 ]
