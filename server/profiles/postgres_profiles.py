@@ -24,7 +24,10 @@ import asyncpg
 from ..store.postgres import TRANSIENT, PostgresStore, iso, ts
 from ..timeutil import now_iso
 from .errors import StoreUnavailable, WriteFailed
-from .sqlite_profiles import RESERVED
+from .identities import linked_identities
+from .sqlite_profiles import LINK_PRIMARY_MISSING, LINK_SECONDARY_MISSING, RESERVED, SORTABLE
+
+SEARCHABLE = {"user_id": "user_id", "email": "lower(profile->>'email')"}
 
 
 def merged(column: str, patch: str) -> str:
@@ -131,3 +134,42 @@ class PostgresProfiles:
         return _user(await self._fetchrow(
             PATCH_SQL, tenant, user_id, _patch(root_patch), _patch(app_patch), _patch(user_patch), ts(now_iso()),
             timeout=timeout))
+
+    # -- listing and linking (the Management API's, not the login path's) ----------------------
+
+    async def list_users(self, tenant: str, search: tuple[str, str] | None, sort: tuple[str, bool],
+                         page: int, per_page: int) -> tuple[list[dict[str, Any]], int]:
+        """As SqliteProfiles.list_users (user ids ordered byte-wise, as SQLite orders them)."""
+        where, args = "tenant_id = $1", [tenant]
+        if search is not None:
+            field, value = search
+            args.append(value.lower() if field == "email" else value)
+            where += f" AND {SEARCHABLE[field]} = ${len(args)}"
+        column, ascending = sort
+        assert column in SORTABLE
+        key = 'user_id COLLATE "C"' if column == "user_id" else column
+        order = f"{key} {'ASC' if ascending else 'DESC'}, user_id COLLATE \"C\""
+        n = len(args)
+        async with self._store.transaction(readonly=True, isolation="repeatable_read") as conn:
+            total = await conn.fetchval(f"SELECT count(*) FROM users WHERE {where}", *args)
+            rows = await conn.fetch(f"SELECT * FROM users WHERE {where} ORDER BY {order} LIMIT ${n + 1} OFFSET ${n + 2}",
+                                    *args, per_page, page * per_page)
+        return [_user(r) for r in rows], total  # type: ignore[misc]
+
+    async def link(self, tenant: str, primary_id: str, secondary_id: str) -> list[dict[str, Any]] | str:
+        """As SqliteProfiles.link: one transaction that locks both rows (in user-id order, so two
+        links of the same pair the other way round cannot deadlock)."""
+        async with self._store.transaction() as conn:
+            rows = {r["user_id"]: r for r in await conn.fetch(
+                'SELECT * FROM users WHERE tenant_id = $1 AND user_id = ANY($2::text[]) ORDER BY user_id COLLATE "C"'
+                " FOR UPDATE", tenant, [primary_id, secondary_id])}
+            if primary_id not in rows:
+                return LINK_PRIMARY_MISSING
+            if secondary_id not in rows:
+                return LINK_SECONDARY_MISSING
+            identities = linked_identities(_user(rows[primary_id]), _user(rows[secondary_id]))  # type: ignore[arg-type]
+            await conn.execute(PATCH_SQL, tenant, primary_id, {"identities": identities}, None, None, ts(now_iso()))
+            await conn.execute("DELETE FROM users WHERE tenant_id = $1 AND user_id = $2", tenant, secondary_id)
+            # a user created later under the secondary's id must not inherit its roles
+            await conn.execute("DELETE FROM user_roles WHERE tenant_id = $1 AND user_id = $2", tenant, secondary_id)
+        return identities

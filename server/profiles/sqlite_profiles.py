@@ -11,10 +11,15 @@ import orjson
 
 from ..store.sqlite import GROUP_MAX, SqliteStore, dumps, loads
 from ..timeutil import now_iso
+from .identities import linked_identities
 from .metadata import merge
 
 # root attributes kept beside the metadata; anything else the caller sends stays in `profile`
 RESERVED = ("user_id", "app_metadata", "user_metadata", "created_at", "updated_at")
+# what GET /api/v2/users may search (q) and sort by: the attribute's SQL, per store
+SEARCHABLE = {"user_id": "user_id", "email": "lower(json_extract(profile, '$.email'))"}
+SORTABLE = ("created_at", "updated_at", "user_id")
+LINK_PRIMARY_MISSING, LINK_SECONDARY_MISSING = "primary_missing", "secondary_missing"
 
 
 def _user(row: sqlite3.Row | None) -> dict[str, Any] | None:
@@ -151,3 +156,50 @@ class SqliteProfiles:
         return {**profile, "user_id": user_id, "app_metadata": app, "user_metadata": user,
                 "created_at": row["created_at"], "updated_at": now}
 
+
+    # -- listing and linking (the Management API's, not the login path's) ----------------------
+
+    async def list_users(self, tenant: str, search: tuple[str, str] | None, sort: tuple[str, bool],
+                         page: int, per_page: int) -> tuple[list[dict[str, Any]], int]:
+        """A page of the tenant's users and how many match. `search` is (attribute, value), an
+        exact match (emails compared lowercased); `sort` is (column, ascending)."""
+        where, args = "tenant_id = ?", [tenant]
+        if search is not None:
+            field, value = search
+            where += f" AND {SEARCHABLE[field]} = ?"
+            args.append(value.lower() if field == "email" else value)
+        column, ascending = sort
+        order = f"{column} {'ASC' if ascending else 'DESC'}, user_id"
+        assert column in SORTABLE
+
+        def op(conn: sqlite3.Connection) -> tuple[list[dict[str, Any]], int]:
+            total = conn.execute(f"SELECT count(*) FROM users WHERE {where}", args).fetchone()[0]
+            rows = conn.execute(f"SELECT * FROM users WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+                                [*args, per_page, page * per_page]).fetchall()
+            return [_user(r) for r in rows], total  # type: ignore[misc]
+        return await self._store.read(op)
+
+    async def link(self, tenant: str, primary_id: str, secondary_id: str) -> list[dict[str, Any]] | str:
+        """Link the secondary user to the primary in one transaction: the primary gets the
+        secondary's identities, the secondary user and its role assignments are deleted. The
+        primary's new identities, or LINK_PRIMARY_MISSING / LINK_SECONDARY_MISSING."""
+        def op(conn: sqlite3.Connection) -> tuple[list[dict[str, Any]] | str, dict[str, Any] | None]:
+            primary = _user(conn.execute("SELECT * FROM users WHERE tenant_id = ? AND user_id = ?",
+                                         (tenant, primary_id)).fetchone())
+            if primary is None:
+                return LINK_PRIMARY_MISSING, None
+            secondary = _user(conn.execute("SELECT * FROM users WHERE tenant_id = ? AND user_id = ?",
+                                           (tenant, secondary_id)).fetchone())
+            if secondary is None:
+                return LINK_SECONDARY_MISSING, None
+            identities = linked_identities(primary, secondary)
+            merged = self._merge(conn, tenant, primary_id, None, None, {"identities": identities})
+            conn.execute("DELETE FROM users WHERE tenant_id = ? AND user_id = ?", (tenant, secondary_id))
+            # a user created later under the secondary's id must not inherit its roles
+            conn.execute("DELETE FROM user_roles WHERE tenant_id = ? AND user_id = ?", (tenant, secondary_id))
+            return identities, merged
+        outcome, merged = await self._store.write(op)
+        if merged is not None:
+            self._remember(tenant, merged)
+            self._keep((tenant, secondary_id), self.ABSENT)
+        return outcome
