@@ -17,7 +17,8 @@ from sandbox import Sandbox, SupervisorSettings
 
 from .actions import model
 from .actions.service import ActionService
-from .auth import DEFAULT_TENANT, SCOPES, TOKEN_CACHE, TokenCache, TokenStore, auth_middleware, new_token
+from .access_tokens import AccessTokenVerifier, Keyring
+from .auth import ACCESS_TOKENS, DEFAULT_TENANT, SCOPES, TOKEN_CACHE, TokenCache, TokenStore, auth_middleware, new_token
 from .errors import error_middleware
 from .http.limits import PARSER_LINE_LIMIT, quiet_client_errors, request_size_middleware
 from .metrics import METRICS, Metrics, RuntimeCollector, metrics_handler
@@ -27,18 +28,26 @@ from .flows.flow_cache import FlowCache
 from .flows.redirect_states import RedirectStates
 from .flows.trigger_runner import TriggerRunner
 from .http import actions as actions_http
+from .http import clients as clients_http
 from .http import compat as compat_http
+from .http import oauth as oauth_http
 from .http import openapi as openapi_http
+from .http import roles as roles_http
 from .http import triggers as triggers_http
 from .http import users as users_http
-from .http.keys import ACTIONS, LIMITER, PROFILES, REPOSITORY, SANDBOX, SETTINGS, TOKENS, TRIGGERS, WRITER
+from .http.keys import (ACTIONS, CLIENTS, KEYRING, LIMITER, PROFILES, REPOSITORY, ROLES, SANDBOX, SETTINGS, TOKENS,
+                        TRIGGERS, WRITER)
+from .machine_clients import ClientDirectory
 from .profiles.rate_limit import TokenBucketLimiter
 from .profiles.remote_profiles import RemoteProfiles
 from .profiles.sqlite_profiles import SqliteProfiles
 from .profiles.writer import ProfileWriter
 from .settings import Settings
+from .store.machine_clients import SqliteMachineClients
 from .store.repository import Repository
+from .store.roles import SqliteRoles
 from .store.secret_box import SecretBox, load_key
+from .store.signing_keys import SqliteSigningKeys
 from .store.sqlite import SqliteStore
 
 DATABASE_FILE = "actionhost.db"
@@ -83,6 +92,9 @@ class Backend:
     profiles: Any
     states: Any
     sqlite: Any = None  # the embedded store, whose group commits /metrics counts
+    clients: Any = None  # machine clients of /oauth/token
+    signing_keys: Any = None  # the keys that sign its access tokens
+    roles: Any = None
 
 
 @contextlib.asynccontextmanager
@@ -93,7 +105,10 @@ async def open_backend(settings: Settings) -> AsyncIterator[Backend]:
         from .postgres_tokens import PostgresTokenStore
         from .profiles.postgres_profiles import PostgresProfiles
         from .store.postgres import PostgresStore
+        from .store.postgres_machine_clients import PostgresMachineClients
         from .store.postgres_repository import PostgresRepository
+        from .store.postgres_roles import PostgresRoles
+        from .store.postgres_signing_keys import PostgresSigningKeys
 
         if not settings.secret_key:
             raise SystemExit("actionhost: --database-url needs ACTIONHOST_SECRET_KEY, shared by every node, "
@@ -103,14 +118,16 @@ async def open_backend(settings: Settings) -> AsyncIterator[Backend]:
         await pg.open()
         try:
             yield Backend(PostgresRepository(pg), PostgresTokenStore(pg), PostgresProfiles(pg),
-                          PostgresRedirectStates(pg, settings.redirect_state_ttl))
+                          PostgresRedirectStates(pg, settings.redirect_state_ttl), clients=PostgresMachineClients(pg),
+                          signing_keys=PostgresSigningKeys(pg), roles=PostgresRoles(pg))
         finally:
             await pg.close()
         return
     store = await open_store(settings.data_dir)
     try:
         yield Backend(Repository(store), TokenStore(store), SqliteProfiles(store),
-                      RedirectStates(store, settings.redirect_state_ttl), sqlite=store)
+                      RedirectStates(store, settings.redirect_state_ttl), sqlite=store, clients=SqliteMachineClients(store),
+                      signing_keys=SqliteSigningKeys(store), roles=SqliteRoles(store))
     finally:
         await store.close()
 
@@ -200,6 +217,12 @@ def build_app(settings: Settings, sandbox_settings: SupervisorSettings | None = 
             app[PROFILES] = backend.profiles
             app[TOKENS] = backend.tokens
             app[TOKEN_CACHE] = TokenCache(backend.tokens)
+            clients = ClientDirectory(backend.clients)
+            keyring = Keyring(backend.signing_keys, box)
+            app[CLIENTS] = clients
+            app[KEYRING] = keyring
+            app[ACCESS_TOKENS] = AccessTokenVerifier(keyring, clients.current, settings.token_audiences)
+            app[ROLES] = backend.roles
             app[LIMITER] = shared.limiter
             app[WRITER] = writer
             app[TRIGGERS] = TriggerRunner(sandbox, flows, writer, shared.cache, backend.states, log,
@@ -228,6 +251,9 @@ def build_app(settings: Settings, sandbox_settings: SupervisorSettings | None = 
     app.router.add_routes(compat_http.routes)
     app.router.add_routes(openapi_http.routes)
     app.router.add_routes(users_http.routes)
+    app.router.add_routes(roles_http.routes)
+    app.router.add_routes(clients_http.routes)
+    app.router.add_routes(oauth_http.routes)
     app.router.add_routes(triggers_http.routes)
     return app
 

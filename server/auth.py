@@ -1,4 +1,5 @@
-"""Bearer tokens: each belongs to one tenant and carries scopes; stored as SHA-256 hashes."""
+"""Bearer tokens: each belongs to one tenant and carries scopes. Two kinds: static `ah_` tokens
+(stored as SHA-256 hashes) and the signed access tokens of POST /oauth/token (access_tokens.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .access_tokens import AccessTokenVerifier, InvalidToken, looks_like_jwt
 from .errors import APIError
 from .store.sqlite import SqliteStore
 from .timeutil import now_iso
@@ -20,6 +22,9 @@ from .timeutil import now_iso
 SCOPES = (
     "read:actions", "create:actions", "update:actions", "delete:actions",
     "read:users", "update:users", "create:users", "execute:triggers",
+    "read:clients", "create:clients", "update:clients", "delete:clients",
+    "read:client_grants", "update:client_grants",
+    "read:roles", "create:roles", "update:roles", "delete:roles",
 )
 DEFAULT_TENANT = "default"
 
@@ -98,6 +103,7 @@ class TokenCache:
 
 
 TOKEN_CACHE = web.AppKey("token_cache", TokenCache)
+ACCESS_TOKENS = web.AppKey("access_tokens", AccessTokenVerifier)
 # documents about the API itself, readable without a token
 PUBLIC_PATHS = frozenset({"/api/v2/openapi.json", "/api/v2/actions/types.d.ts"})
 
@@ -111,7 +117,18 @@ async def auth_middleware(request: web.Request, handler: Any) -> web.StreamRespo
         if scheme.lower() != "bearer" or not token.strip():
             raise APIError(401, "Missing authentication", "missing_token",
                            headers={"WWW-Authenticate": "Bearer"})
-        found = await request.app[TOKEN_CACHE].resolve(token.strip())
+        token = token.strip()
+        found = None
+        if looks_like_jwt(token) and not token.startswith("ah_"):
+            try:
+                found = await request.app[ACCESS_TOKENS].resolve(token, request.host, request.scheme)
+            except InvalidToken as exc:
+                # a static token chosen with two dots in it (ACTIONHOST_ADMIN_TOKEN) is still one
+                found = await request.app[TOKEN_CACHE].resolve(token)
+                if found is None:
+                    raise APIError(401, str(exc), "invalid_token", headers={"WWW-Authenticate": "Bearer"}) from None
+        else:
+            found = await request.app[TOKEN_CACHE].resolve(token)
         if found is None:
             raise APIError(401, "Invalid token", "invalid_token", headers={"WWW-Authenticate": "Bearer"})
         request["tenant"], request["scopes"] = found

@@ -39,6 +39,10 @@ class Settings:
     tls_cert: Path | None = None  # both set: serve HTTPS (TLS 1.2+)
     tls_key: Path | None = None
     egress: EgressConfig = field(default_factory=EgressConfig)  # actions' outbound requests
+    # the audiences POST /oauth/token grants and the Management API accepts in access tokens
+    # (https://host/api/v2/); empty: the one of the host each request came to
+    token_audiences: tuple[str, ...] = ()
+    access_token_ttl: int = 86400  # seconds an access token of /oauth/token is valid (Auth0's default)
 
 
 def _env(name: str) -> str | None:
@@ -74,6 +78,11 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
          "(a retry after it still has to fit the execution budget)")
     flag("tls-cert", Path, None, "PEM certificate chain: with --tls-key, serve HTTPS (TLS 1.2+)")
     flag("tls-key", Path, None, "PEM private key of --tls-cert")
+    parser.add_argument("--token-audience", action="append", default=None, metavar="URL",
+                        help="audience of the Management API in access tokens, e.g. https://actions.example.com/api/v2/ "
+                             "(repeatable; env ACTIONHOST_TOKEN_AUDIENCE, comma-separated; default: https://<the "
+                             "request's Host>/api/v2/)")
+    flag("access-token-ttl", int, d.access_token_ttl, "seconds an access token of POST /oauth/token is valid")
     add_egress_arguments(parser)
 
 
@@ -142,7 +151,19 @@ def egress_from_args(args: argparse.Namespace) -> EgressConfig:
     return config
 
 
+def token_audiences_from_args(args: argparse.Namespace) -> tuple[str, ...]:
+    given = args.token_audience if args.token_audience is not None else [_env("token-audience") or ""]
+    audiences = tuple(dict.fromkeys(a for entry in given for a in re.split(r"[\s,]+", entry) if a))
+    for audience in audiences:
+        scheme, _, rest = audience.partition("://")
+        if scheme not in ("http", "https") or not rest.split("/", 1)[0]:
+            raise ValueError(f"--token-audience {audience}: must be an http(s) URL, e.g. https://actions.example.com/api/v2/")
+    return audiences
+
+
 def settings_from_args(args: argparse.Namespace) -> Settings:
+    if args.access_token_ttl < 1:
+        raise ValueError(f"--access-token-ttl {args.access_token_ttl}: must be at least 1")
     return Settings(
         host=args.host,
         port=args.port,
@@ -164,6 +185,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         tls_cert=args.tls_cert or None,
         tls_key=args.tls_key or None,
         egress=egress_from_args(args),
+        token_audiences=token_audiences_from_args(args),
+        access_token_ttl=args.access_token_ttl,
     )
 
 

@@ -6,13 +6,16 @@ from aiohttp import web
 
 from sandbox import Sandbox
 
+from ..access_tokens import Keyring
 from ..actions.service import ActionService
 from ..auth import TokenStore
 from ..flows.trigger_runner import TriggerRunner
+from ..machine_clients import ClientDirectory
 from ..profiles.writer import ProfileWriter, WriteLimiter
 from ..profiles.sqlite_profiles import SqliteProfiles
 from ..settings import Settings
 from ..store.repository import Repository
+from ..store.roles import SqliteRoles
 
 SETTINGS = web.AppKey("settings", Settings)
 SANDBOX = web.AppKey("sandbox", Sandbox)
@@ -23,3 +26,6 @@ TOKENS = web.AppKey("tokens", TokenStore)
 TRIGGERS = web.AppKey("triggers", TriggerRunner)
 WRITER = web.AppKey("writer", ProfileWriter)
 LIMITER = web.AppKey("limiter", WriteLimiter)
+CLIENTS = web.AppKey("clients", ClientDirectory)
+KEYRING = web.AppKey("keyring", Keyring)
+ROLES = web.AppKey("roles", SqliteRoles)
