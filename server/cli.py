@@ -1,13 +1,16 @@
-"""`actionhost` command line: serve, tokens, tenants."""
+"""`actionhost` command line: serve, tokens, tenants, clients."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from .settings import Settings, add_egress_arguments, add_serve_arguments, egress_from_args, settings_from_args, tls_context
 
@@ -38,6 +41,25 @@ def build_parser() -> argparse.ArgumentParser:
     tenant_create = tenants_sub.add_parser("create", help="create a tenant and print its admin token (once)")
     tenant_create.add_argument("name")
     tenant_create.add_argument("--data-dir", type=Path, default=data_dir_default)
+
+    clients = sub.add_parser("clients", help="manage machine clients (client credentials for POST /oauth/token)",
+                             description="Machine clients of the store `serve` uses: SQLite in --data-dir, or PostgreSQL "
+                                         "with --database-url / ACTIONHOST_DATABASE_URL.")
+    clients_sub = clients.add_subparsers(dest="clients_command", metavar="ACTION", required=True)
+    client_create = clients_sub.add_parser("create", help="create a client and print its client_id and client_secret "
+                                                          "(the secret once)")
+    client_create.add_argument("--name", required=True)
+    client_create.add_argument("--scopes", required=True, help="space- or comma-separated scopes its tokens may have, "
+                                                               "e.g. 'read:users update:users'")
+    client_create.add_argument("--tenant", default="default")
+    client_list = clients_sub.add_parser("list", help="list a tenant's clients: client_id, name, scopes")
+    client_list.add_argument("--tenant", default="default")
+    client_delete = clients_sub.add_parser("delete", help="delete a client; its tokens stop working within seconds")
+    client_delete.add_argument("client_id")
+    for p in (client_create, client_list, client_delete):
+        p.add_argument("--data-dir", type=Path, default=data_dir_default)
+        p.add_argument("--database-url", default=os.environ.get("ACTIONHOST_DATABASE_URL") or None,
+                       help="PostgreSQL of a scale-out deployment (env ACTIONHOST_DATABASE_URL)")
 
     run = sub.add_parser("run", help="run action files as one flow, locally, and print what they did",
                          description="Run ACTION.js files (in order) as one post-login flow in the same sandbox and "
@@ -84,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(create_token(args))
     if args.command == "tenants":
         return asyncio.run(create_tenant(args))
+    if args.command == "clients":
+        return asyncio.run(manage_clients(args))
     if args.command == "run":
         return run_actions(args, parser)
     if args.command in ("deploy", "export"):
@@ -192,6 +216,73 @@ async def create_tenant(args: argparse.Namespace) -> int:
     finally:
         await store.close()
     print(token)
+    return 0
+
+
+@contextlib.asynccontextmanager
+async def open_client_store(args: argparse.Namespace) -> AsyncIterator[tuple[Any, Any]]:
+    """(machine clients, tokens and tenants) of the store `serve` would use with these flags."""
+    if args.database_url:
+        from .postgres_tokens import PostgresTokenStore
+        from .store.postgres import PostgresStore
+        from .store.postgres_machine_clients import PostgresMachineClients
+
+        pg = PostgresStore(args.database_url, min_size=1, max_size=2)
+        await pg.open()
+        try:
+            yield PostgresMachineClients(pg), PostgresTokenStore(pg)
+        finally:
+            await pg.close()
+        return
+    from .app import open_store
+    from .auth import TokenStore
+    from .store.machine_clients import SqliteMachineClients
+
+    store = await open_store(args.data_dir)
+    try:
+        yield SqliteMachineClients(store), TokenStore(store)
+    finally:
+        await store.close()
+
+
+async def manage_clients(args: argparse.Namespace) -> int:
+    from .auth import DEFAULT_TENANT, check_scopes
+    from .machine_clients import ClientDirectory
+
+    if args.clients_command == "create":
+        scopes = [s for s in re.split(r"[\s,]+", args.scopes) if s]
+        try:
+            check_scopes(scopes)
+        except ValueError as exc:
+            print(f"actionhost: {exc}", file=sys.stderr)
+            return 2
+    async with open_client_store(args) as (store, tokens):
+        if args.clients_command == "delete":
+            client = await store.get(args.client_id)
+            if client is None or not await store.delete(client.tenant, client.client_id):
+                print(f"actionhost: no client '{args.client_id}'", file=sys.stderr)
+                return 1
+            print(f"deleted client {client.client_id} ({client.name}) of tenant '{client.tenant}'")
+            return 0
+        if args.tenant == DEFAULT_TENANT:
+            await tokens.ensure_tenant(DEFAULT_TENANT)
+        elif not await store.tenant_exists(args.tenant):
+            print(f"actionhost: no tenant '{args.tenant}' (actionhost tenants create {args.tenant})", file=sys.stderr)
+            return 1
+        if args.clients_command == "list":
+            page = 0
+            while True:
+                clients, total = await store.list_clients(args.tenant, page, 100)
+                for client in clients:
+                    print(f"{client.client_id}  {client.name}  {' '.join(client.scopes)}")
+                page += 1
+                if page * 100 >= total or not clients:
+                    return 0
+        client, secret = await ClientDirectory(store).create(args.tenant, args.name, scopes)
+    # shell-friendly: `actionhost clients create ... > client.env` then `. ./client.env`
+    print(f"client_id={client.client_id}")
+    print(f"client_secret={secret}")
+    print("actionhost: the client_secret is shown once; only its hash is stored", file=sys.stderr)
     return 0
 
 
