@@ -25,6 +25,7 @@ from .metrics import METRICS, Metrics, RuntimeCollector, metrics_handler
 from .flows.action_cache import ActionCache
 from .flows.execution_log import ExecutionLog
 from .flows.flow_cache import FlowCache
+from .flows.login_roles import LoginRoles
 from .flows.redirect_states import RedirectStates
 from .flows.trigger_runner import TriggerRunner
 from .http import actions as actions_http
@@ -35,8 +36,8 @@ from .http import openapi as openapi_http
 from .http import roles as roles_http
 from .http import triggers as triggers_http
 from .http import users as users_http
-from .http.keys import (ACTIONS, CLIENTS, KEYRING, LIMITER, PROFILES, REPOSITORY, ROLES, SANDBOX, SETTINGS, TOKENS,
-                        TRIGGERS, WRITER)
+from .http.keys import (ACTIONS, CLIENTS, KEYRING, LIMITER, LOGIN_ROLES, PROFILES, REPOSITORY, ROLES, SANDBOX, SETTINGS,
+                        TOKENS, TRIGGERS, WRITER)
 from .machine_clients import ClientDirectory
 from .profiles.rate_limit import TokenBucketLimiter
 from .profiles.remote_profiles import RemoteProfiles
@@ -225,8 +226,9 @@ def build_app(settings: Settings, sandbox_settings: SupervisorSettings | None = 
             app[ROLES] = backend.roles
             app[LIMITER] = shared.limiter
             app[WRITER] = writer
+            app[LOGIN_ROLES] = LoginRoles(backend.roles)
             app[TRIGGERS] = TriggerRunner(sandbox, flows, writer, shared.cache, backend.states, log,
-                                          settings.execution_budget, app[METRICS])
+                                          settings.execution_budget, app[METRICS], roles=app[LOGIN_ROLES])
             app[METRICS].watch(RuntimeCollector(sandbox, writer, log, backend.sqlite))
             # what exists now lives as long as the server: out of the cycle collector's way, so
             # its full collections walk only what requests create (measured under the

@@ -21,6 +21,7 @@ from .action_cache import ActionCache
 from .catalogue import trigger
 from .execution_log import ExecutionLog
 from .flow_cache import FlowCache
+from .login_roles import LoginRoles, with_roles
 from .merge import Outcome, merge
 from .redirect_states import RedirectStates
 
@@ -31,7 +32,8 @@ STATUS = {"completed": "allowed", "denied": "denied", "redirect": "redirect", "f
 
 class TriggerRunner:
     def __init__(self, sandbox: Sandbox, flows: FlowCache, writer: ProfileWriter, cache: ActionCache,
-                 states: RedirectStates, log: ExecutionLog, budget: float, metrics: Any = None) -> None:
+                 states: RedirectStates, log: ExecutionLog, budget: float, metrics: Any = None,
+                 roles: LoginRoles | None = None) -> None:
         self._sandbox = sandbox
         self._flows = flows
         self._writer = writer
@@ -40,6 +42,7 @@ class TriggerRunner:
         self._log = log
         self._budget = budget
         self._metrics = metrics
+        self._roles = roles
 
     # -- entry points ------------------------------------------------------------------
 
@@ -64,6 +67,14 @@ class TriggerRunner:
             # unknown to the store: created from the event, in the same write as this execution's patch
             new_user = _user_from_event(event)
             event["user"] = {**user, "app_metadata": new_user["app_metadata"], "user_metadata": new_user["user_metadata"]}
+        if self._roles is not None and not isinstance(stored, tuple):
+            try:
+                names = await self._roles.of(tenant, user["user_id"])
+            except Exception as exc:  # noqa: BLE001 - the store failed: as a profile read that failed
+                stored = (PLATFORM_ERROR, f"the user's roles could not be read: {type(exc).__name__}")
+            else:
+                if names is not None:
+                    event = with_roles(event, names)
         flow = await self._flows.flow(tenant, trigger_id)
         return await self._run(tenant, trigger_id, execution_id, flow, event, None, Outcome(), deadline,
                                failed_before=stored if isinstance(stored, tuple) else None, new_user=new_user)

@@ -9,6 +9,7 @@ from sandbox import Sandbox
 from ..access_tokens import Keyring
 from ..actions.service import ActionService
 from ..auth import TokenStore
+from ..flows.login_roles import LoginRoles
 from ..flows.trigger_runner import TriggerRunner
 from ..machine_clients import ClientDirectory
 from ..profiles.writer import ProfileWriter, WriteLimiter
@@ -29,3 +30,4 @@ LIMITER = web.AppKey("limiter", WriteLimiter)
 CLIENTS = web.AppKey("clients", ClientDirectory)
 KEYRING = web.AppKey("keyring", Keyring)
 ROLES = web.AppKey("roles", SqliteRoles)
+LOGIN_ROLES = web.AppKey("login_roles", LoginRoles)

@@ -14,7 +14,7 @@ from ..errors import APIError, bad_request, conflict, not_found
 from ..store.sqlite import Conflict
 from .actions import json
 from .body import read_object
-from .keys import PROFILES, ROLES, SETTINGS
+from .keys import LOGIN_ROLES, PROFILES, ROLES, SETTINGS
 from .users import USER_NOT_FOUND, user_id_of
 
 routes = web.RouteTableDef()
@@ -36,9 +36,9 @@ def _fields(body: dict[str, Any], name_required: bool) -> tuple[str | None, str 
     if name_required and "name" not in body:
         raise bad_request("Payload validation error: 'Missing required property: name'.")
     name, description = body.get("name"), body.get("description")
-    if name is not None and (not isinstance(name, str) or not name.strip() or len(name) > NAME_MAX):
+    if "name" in body and (not isinstance(name, str) or not name.strip() or len(name) > NAME_MAX):
         raise bad_request(f"Payload validation error: 'name' must be a string of 1 to {NAME_MAX} characters.")
-    if description is not None and (not isinstance(description, str) or len(description) > DESCRIPTION_MAX):
+    if "description" in body and (not isinstance(description, str) or len(description) > DESCRIPTION_MAX):
         raise bad_request(f"Payload validation error: 'description' must be a string of at most {DESCRIPTION_MAX} characters.")
     return name, description
 
@@ -67,6 +67,7 @@ async def create_role(request: web.Request) -> web.Response:
         role = await request.app[ROLES].create(request["tenant"], name, description or "")  # type: ignore[arg-type]
     except Conflict:
         raise conflict("Role name already exists", "role_name_exists") from None
+    request.app[LOGIN_ROLES].forget(request["tenant"])
     return json(role)
 
 
@@ -97,6 +98,7 @@ async def patch_role(request: web.Request) -> web.Response:
 async def delete_role(request: web.Request) -> web.Response:
     if not await request.app[ROLES].delete(request["tenant"], _role_id(request)):
         raise not_found(ROLE_NOT_FOUND, "inexistent_role")
+    request.app[LOGIN_ROLES].forget(request["tenant"])
     return web.Response(status=204)
 
 

@@ -82,3 +82,6 @@ class PostgresRoles:
             "SELECT r.name FROM user_roles u JOIN roles r ON r.tenant_id = u.tenant_id AND r.id = u.role_id"
             " WHERE u.tenant_id = $1 AND u.user_id = $2 ORDER BY r.name COLLATE \"C\"", tenant, user_id)
         return [r["name"] for r in rows]
+
+    async def tenant_has_roles(self, tenant: str) -> bool:
+        return bool(await self._store.fetchval("SELECT true FROM roles WHERE tenant_id = $1 LIMIT 1", tenant))

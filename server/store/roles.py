@@ -55,6 +55,8 @@ class Roles(Protocol):
     async def names_of_user(self, tenant: str, user_id: str) -> list[str]:
         """The names of every role of the user, sorted (what post-login sees in event.authorization.roles)."""
 
+    async def tenant_has_roles(self, tenant: str) -> bool: ...
+
 
 class SqliteRoles:
     def __init__(self, store: SqliteStore) -> None:
@@ -133,3 +135,7 @@ class SqliteRoles:
         return await self._store.read(lambda conn: [r[0] for r in conn.execute(
             "SELECT r.name FROM user_roles u JOIN roles r ON r.tenant_id = u.tenant_id AND r.id = u.role_id"
             " WHERE u.tenant_id = ? AND u.user_id = ? ORDER BY r.name", (tenant, user_id))])
+
+    async def tenant_has_roles(self, tenant: str) -> bool:
+        return bool(await self._store.read(
+            lambda conn: conn.execute("SELECT 1 FROM roles WHERE tenant_id = ? LIMIT 1", (tenant,)).fetchone()))
