@@ -16,7 +16,12 @@ from aiohttp import web
 from ..actions import model
 from ..auth import SCOPES
 from ..flows.catalogue import TRIGGERS
+from ..machine_clients import DESCRIPTION_MAX as CLIENT_DESCRIPTION_MAX
+from ..machine_clients import NAME_MAX as CLIENT_NAME_MAX
+from ..profiles.sqlite_profiles import SORTABLE
 from ..settings import Settings
+from . import roles as roles_http
+from .oauth import TOKEN_BODY_MAX
 from .users import USER_ID_MAX
 
 routes = web.RouteTableDef()
@@ -36,6 +41,16 @@ SCOPE_TEXT = {
     "update:users": "patch user profiles (metadata merge)",
     "create:users": "create user profiles",
     "execute:triggers": "run triggers (the trigger API)",
+    "read:clients": "read machine clients",
+    "create:clients": "create machine clients (the secret is shown once)",
+    "update:clients": "rename machine clients and change their scopes",
+    "delete:clients": "delete machine clients (their access tokens stop working)",
+    "read:client_grants": "read client grants",
+    "update:client_grants": "change the scopes of client grants",
+    "read:roles": "read roles and users' roles",
+    "create:roles": "create roles",
+    "update:roles": "rename roles",
+    "delete:roles": "delete roles",
 }
 
 # -- schemas ---------------------------------------------------------------------------------
@@ -452,6 +467,140 @@ SCHEMAS["VersionsPage"] = _page_of("versions", "ActionVersion")
 SCHEMAS["BindingsPage"] = _page_of("bindings", "Binding")
 SCHEMAS["ModulesPage"] = _page_of("modules", "")
 
+
+def _listing(key: str, item: dict[str, Any], extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Auth0's list answer: an array, or with include_totals=true an object with the page's place."""
+    fields = {"start": {"type": "integer", "minimum": 0}, "limit": {"type": "integer", "minimum": 1},
+              "total": {"type": "integer", "minimum": 0}, **{name: {"type": "integer", "minimum": 0} for name in extra}}
+    return {"oneOf": [
+        {"type": "array", "items": item},
+        {"type": "object", "required": [key, "start", "limit", "total"],
+         "properties": {key: {"type": "array", "items": item}, **fields}},
+    ]}
+
+
+NOT_BLANK = r"\S"
+SCOPE_LIST = {"type": "array", "items": {"type": "string", "enum": list(SCOPES)}}
+SCHEMAS.update({
+    "OAuthError": {
+        "type": "object", "required": ["error", "error_description"],
+        "description": "Errors of /oauth/token, OAuth's shape with Auth0's texts.",
+        "properties": {"error": {"type": "string", "enum": ["invalid_request", "invalid_client", "invalid_scope",
+                                                            "access_denied", "unsupported_grant_type"]},
+                       "error_description": {"type": "string"}},
+    },
+    "TokenRequest": {
+        "type": "object", "required": ["grant_type"],
+        "description": "The client credentials go in the body or as HTTP Basic (not both). `audience` must be "
+                       "https://<host>/api/v2/ of the host asked (or one of --token-audience).",
+        "properties": {
+            "grant_type": {"type": "string", "enum": ["client_credentials"]},
+            "client_id": {"type": "string"},
+            "client_secret": {"type": "string"},
+            "audience": {"type": "string"},
+            "scope": {"description": "space-separated, or (JSON) an array; a subset of the client's scopes, else all",
+                      "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+        },
+    },
+    "TokenResponse": {
+        "type": "object", "required": ["access_token", "token_type", "expires_in", "scope"],
+        "properties": {
+            "access_token": {"type": "string", "description": "an RS256 JWT; its keys are at /.well-known/jwks.json"},
+            "token_type": {"type": "string", "enum": ["Bearer"]},
+            "expires_in": {"type": "integer", "minimum": 1},
+            "scope": {"type": "string"},
+        },
+    },
+    "JWKS": {
+        "type": "object", "required": ["keys"],
+        "properties": {"keys": {"type": "array", "items": {
+            "type": "object", "required": ["kty", "kid", "n", "e", "alg", "use"],
+            "properties": {"kty": {"type": "string", "enum": ["RSA"]}, "kid": {"type": "string"},
+                           "n": {"type": "string"}, "e": {"type": "string"}, "alg": {"type": "string", "enum": ["RS256"]},
+                           "use": {"type": "string", "enum": ["sig"]}}}}},
+    },
+    "Client": {
+        "type": "object", "additionalProperties": True,
+        "required": ["client_id", "name", "app_type", "grant_types", "scopes", "tenant"],
+        "properties": {
+            "client_id": {"type": "string"}, "tenant": {"type": "string"}, "name": {"type": "string"},
+            "description": {"type": "string"},
+            "app_type": {"type": "string", "enum": ["non_interactive"]},
+            "grant_types": {"type": "array", "items": {"type": "string", "enum": ["client_credentials"]}},
+            "scopes": {**SCOPE_LIST, "description": "actionhost's field: the scopes its tokens may have"},
+            "client_secret": {"type": "string", "description": "only in the answer to its creation"},
+            "created_at": TIMESTAMP, "updated_at": TIMESTAMP,
+        },
+    },
+    "ClientCreate": {
+        "type": "object", "required": ["name"], "additionalProperties": False,
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": CLIENT_NAME_MAX, "pattern": NOT_BLANK},
+            "description": {"type": "string", "maxLength": CLIENT_DESCRIPTION_MAX},
+            "app_type": {"type": "string", "enum": ["non_interactive"]},
+            "grant_types": {"type": "array", "items": {"type": "string", "enum": ["client_credentials"]}},
+            "scopes": {**SCOPE_LIST, "description": "the scopes its tokens may have (default: none)"},
+        },
+    },
+    "ClientUpdate": {
+        "type": "object", "additionalProperties": False,
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": CLIENT_NAME_MAX, "pattern": NOT_BLANK},
+            "description": {"type": "string", "maxLength": CLIENT_DESCRIPTION_MAX},
+            "scopes": SCOPE_LIST,
+        },
+    },
+    "ClientGrant": {
+        "type": "object", "required": ["id", "client_id", "audience", "scope"],
+        "properties": {"id": {"type": "string"}, "client_id": {"type": "string"}, "audience": {"type": "string"},
+                       "scope": {"type": "array", "items": {"type": "string"}}},
+    },
+    "ClientGrantUpdate": {
+        "type": "object", "additionalProperties": False, "properties": {"scope": SCOPE_LIST},
+    },
+    "Role": {
+        "type": "object", "required": ["id", "name", "description"],
+        "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "description": {"type": "string"}},
+    },
+    "RoleCreate": {
+        "type": "object", "required": ["name"], "additionalProperties": False,
+        "properties": {"name": {"type": "string", "minLength": 1, "maxLength": roles_http.NAME_MAX, "pattern": NOT_BLANK},
+                       "description": {"type": "string", "maxLength": roles_http.DESCRIPTION_MAX}},
+    },
+    "RoleUpdate": {
+        "type": "object", "additionalProperties": False,
+        "properties": {"name": {"type": "string", "minLength": 1, "maxLength": roles_http.NAME_MAX, "pattern": NOT_BLANK},
+                       "description": {"type": "string", "maxLength": roles_http.DESCRIPTION_MAX}},
+    },
+    "UserRoles": {
+        "type": "object", "required": ["roles"],
+        "properties": {"roles": {"type": "array", "minItems": 1, "maxItems": roles_http.ROLES_PER_CALL,
+                                 "items": {"type": "string", "minLength": 1, "maxLength": roles_http.ROLE_ID_MAX}}},
+    },
+    "UserFields": {"type": "object", "additionalProperties": True,
+                   "description": "A user; with `fields`, only (or all but) those attributes."},
+    "LinkRequest": {
+        "type": "object", "required": ["provider", "user_id"],
+        "description": "The secondary account `{provider}|{user_id}`, which is deleted once linked. `link_with` "
+                       "(the secondary's token) is refused: actionhost issues no user tokens.",
+        "properties": {
+            "provider": {"type": "string", "minLength": 1, "pattern": r"^[^|\x00]+$"},
+            "user_id": {"oneOf": [{"type": "string", "minLength": 1, "pattern": NO_NUL_PATTERN}, {"type": "integer"}]},
+            "connection_id": {"type": "string"},
+        },
+    },
+    "Identity": {
+        "type": "object", "additionalProperties": True, "required": ["provider", "user_id"],
+        "properties": {"connection": {"type": "string"}, "provider": {"type": "string"},
+                       "user_id": {"oneOf": [{"type": "string"}, {"type": "integer"}]}, "isSocial": {"type": "boolean"},
+                       "profileData": ANY_OBJECT},
+    },
+})
+SCHEMAS["ClientsPage"] = _listing("clients", ref("Client"))
+SCHEMAS["ClientGrantsPage"] = _listing("client_grants", ref("ClientGrant"))
+SCHEMAS["RolesPage"] = _listing("roles", ref("Role"))
+SCHEMAS["UsersPage"] = _listing("users", ref("UserFields"), extra=("length",))
+
 # -- responses and parameters ----------------------------------------------------------------
 
 RATE_HEADERS = {
@@ -485,6 +634,10 @@ RESPONSES = {
 }
 
 
+def _oauth_error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": ref("OAuthError")}}}
+
+
 def _param(name: str, where: str, schema: dict[str, Any], description: str = "", required: bool = False) -> dict[str, Any]:
     out = {"name": name, "in": where, "schema": schema, "required": required or where == "path"}
     if where == "query":
@@ -497,6 +650,13 @@ def _param(name: str, where: str, schema: dict[str, Any], description: str = "",
 PAGE = _param("page", "query", {"type": "integer", "minimum": 0, "maximum": 10_000_000}, "page index, from 0")
 INCLUDE_TOTALS = _param("include_totals", "query", {"type": "string"},
                         "accepted (any value) for compatibility; totals are always included")
+
+
+TOTALS = _param("include_totals", "query", {"type": "string"},
+                "true: an object with `start`, `limit` and `total` around the page; anything else: the array alone")
+CLIENT_ID = _param("id", "path", {"type": "string", "minLength": 1}, "the client's client_id")
+GRANT_ID = _param("id", "path", {"type": "string", "minLength": 1}, "the client grant's id (cgr_...)")
+ROLE_ID = _param("id", "path", {"type": "string", "minLength": 1}, "the role's id (rol_...)")
 
 
 def per_page(default: int) -> dict[str, Any]:
@@ -550,6 +710,29 @@ def op(op_id: str, summary: str, tag: str, scope: str | None, success: dict[str,
 
 
 BODY_ERRORS = (400, 413, 415)
+
+
+def _token_operation() -> dict[str, Any]:
+    """POST /oauth/token: a form or JSON body, and OAuth's error shape instead of Auth0's
+    Management API one."""
+    form = {**SCHEMAS["TokenRequest"], "properties": {**SCHEMAS["TokenRequest"]["properties"], "scope": {"type": "string"}}}
+    out = op("postToken", "Get an access token with the client-credentials grant", "oauth", None,
+             {"200": {**_json(ref("TokenResponse"), "the token"),
+                      "headers": {"Cache-Control": {"schema": {"type": "string", "enum": ["no-store"]}}}}}, (),
+             body={"required": True, "content": {"application/x-www-form-urlencoded": {"schema": form},
+                                                 "application/json": {"schema": ref("TokenRequest")}}},
+             description="Not authenticated by a bearer token: by the client's credentials.")
+    out["responses"].update({
+        "400": _oauth_error("invalid_request (a missing or repeated parameter, a body that does not parse) or "
+                            "invalid_scope"),
+        "401": _oauth_error("access_denied `Unauthorized`: an unknown client or a wrong secret; invalid_client: no "
+                            "secret, or malformed Basic credentials"),
+        "403": _oauth_error("access_denied: no or an unknown audience (`Service not found: ...`), scopes the "
+                            "client was not granted; unsupported_grant_type"),
+        "413": _oauth_error(f"The body exceeds {TOKEN_BODY_MAX} bytes."),
+        "415": _oauth_error("A Content-Encoding other than identity."),
+    })
+    return out
 
 
 def paths() -> dict[str, Any]:
@@ -658,6 +841,16 @@ def paths() -> dict[str, Any]:
                       {"200": _json(ANY_OBJECT, "never: actionhost has no modules")}, (404,)),
         },
         "/api/v2/users": {
+            "get": op("getUsers", "List or search users", "users", "read:users",
+                      {"200": _json(ref("UsersPage"), "a page of users (oldest first unless `sort`)")}, (400,),
+                      [PAGE, per_page(50), TOTALS,
+                       _param("q", "query", {"type": "string"},
+                              'one exact term of Auth0\'s query syntax: email:"a@example.com" or user_id:"auth0|1"; '
+                              "anything else is a 400"),
+                       _param("sort", "query", {"type": "string"}, f"FIELD:1 or FIELD:-1, FIELD one of {', '.join(SORTABLE)}"),
+                       _param("fields", "query", {"type": "string"}, "comma-separated attributes to include (or exclude)"),
+                       _param("include_fields", "query", {"type": "string"}, "false: `fields` are left out instead"),
+                       _param("search_engine", "query", {"type": "string"}, "accepted for compatibility (v3 semantics)")]),
             "post": op("postUsers", "Create a user", "users", "create:users",
                        {"201": {**_json(ref("User"), "the new user"), "headers": RATE_HEADERS}},
                        (*BODY_ERRORS, 409, 429), body=_body("UserCreate"),
@@ -671,6 +864,78 @@ def paths() -> dict[str, Any]:
                         (*BODY_ERRORS, 404, 429), body=_body("UserUpdate"),
                         description="Counts against the tenant's Write-User rate limit."),
         },
+        "/api/v2/users/{id}/identities": {
+            "parameters": [USER_ID],
+            "post": op("postIdentities", "Link a secondary user account to this user", "users", "update:users",
+                       {"201": {**_json({"type": "array", "items": ref("Identity")}, "the primary's identities now"),
+                                "headers": RATE_HEADERS}},
+                       (*BODY_ERRORS, 404, 429), body=_body("LinkRequest"),
+                       description="The secondary's identities move to the end of this user's `identities` (the "
+                                   "secondary's profile as `profileData`) and the secondary user is deleted. Counts "
+                                   "against the tenant's Write-User rate limit."),
+        },
+        "/api/v2/users/{id}/roles": {
+            "parameters": [USER_ID],
+            "get": op("getUserRoles", "List a user's roles", "roles", "read:roles",
+                      {"200": _json(ref("RolesPage"), "a page of the user's roles, by name")}, (400, 404),
+                      [PAGE, per_page(50), TOTALS]),
+            "post": op("postUserRoles", "Assign roles to a user", "roles", "update:users",
+                       {"204": {"description": "assigned (post-login sees them in event.authorization.roles)"}},
+                       (*BODY_ERRORS, 404), body=_body("UserRoles"),
+                       description="All or none: 404 when one of the roles does not exist."),
+            "delete": op("deleteUserRoles", "Remove roles from a user", "roles", "update:users",
+                         {"204": {"description": "removed"}}, (*BODY_ERRORS, 404), body=_body("UserRoles")),
+        },
+        "/api/v2/roles": {
+            "get": op("getRoles", "List roles", "roles", "read:roles",
+                      {"200": _json(ref("RolesPage"), "a page of roles, oldest first")}, (400,),
+                      [PAGE, per_page(50), TOTALS,
+                       _param("name_filter", "query", {"type": "string"}, "only roles whose name contains it (any case)")]),
+            "post": op("postRoles", "Create a role", "roles", "create:roles", {"200": _json(ref("Role"), "the new role")},
+                       (*BODY_ERRORS, 409), body=_body("RoleCreate")),
+        },
+        "/api/v2/roles/{id}": {
+            "parameters": [ROLE_ID],
+            "get": op("getRole", "Get a role", "roles", "read:roles", {"200": _json(ref("Role"), "the role")}, (404,)),
+            "patch": op("patchRole", "Rename a role or change its description", "roles", "update:roles",
+                        {"200": _json(ref("Role"), "the role")}, (*BODY_ERRORS, 404, 409), body=_body("RoleUpdate")),
+            "delete": op("deleteRole", "Delete a role (and its assignments)", "roles", "delete:roles",
+                         {"204": {"description": "deleted"}}, (404,)),
+        },
+        "/api/v2/clients": {
+            "get": op("getClients", "List machine clients", "clients", "read:clients",
+                      {"200": _json(ref("ClientsPage"), "a page of clients, oldest first")}, (400,),
+                      [PAGE, per_page(50), TOTALS]),
+            "post": op("postClients", "Create a machine client (client credentials)", "clients", "create:clients",
+                       {"201": _json(ref("Client"), "the new client, with its client_secret (shown this once)")},
+                       BODY_ERRORS, body=_body("ClientCreate")),
+        },
+        "/api/v2/clients/{id}": {
+            "parameters": [CLIENT_ID],
+            "get": op("getClient", "Get a machine client", "clients", "read:clients",
+                      {"200": _json(ref("Client"), "the client (never its secret)")}, (404,)),
+            "patch": op("patchClient", "Rename a client or change its scopes", "clients", "update:clients",
+                        {"200": _json(ref("Client"), "the client")}, (*BODY_ERRORS, 404), body=_body("ClientUpdate"),
+                        description="Narrowed scopes apply to tokens already issued too, within seconds."),
+            "delete": op("deleteClient", "Delete a machine client", "clients", "delete:clients",
+                         {"204": {"description": "deleted; its tokens stop working within seconds"}}, (404,)),
+        },
+        "/api/v2/client-grants": {
+            "get": op("getClientGrants", "List client grants (one per client, for the Management API)", "clients",
+                      "read:client_grants", {"200": _json(ref("ClientGrantsPage"), "a page of grants")}, (400,),
+                      [PAGE, per_page(50), TOTALS, _param("client_id", "query", {"type": "string"}, "only this client's"),
+                       _param("audience", "query", {"type": "string"}, "only grants for this audience")]),
+        },
+        "/api/v2/client-grants/{id}": {
+            "parameters": [GRANT_ID],
+            "patch": op("patchClientGrant", "Change the scopes of a client grant", "clients", "update:client_grants",
+                        {"200": _json(ref("ClientGrant"), "the grant")}, (*BODY_ERRORS, 404),
+                        body=_body("ClientGrantUpdate")),
+        },
+        "/oauth/token": {"post": _token_operation()},
+        "/.well-known/jwks.json": {"get": op(
+            "getJwks", "The public keys that verify the access tokens of /oauth/token", "oauth", None,
+            {"200": _json(ref("JWKS"), "the JSON Web Key Set")}, ())},
         "/triggers/{trigger_id}/execute": {
             "parameters": [TRIGGER_ID],
             "post": op("executeTrigger", "Run the trigger's flow for a login", "trigger API", "execute:triggers",
@@ -695,17 +960,21 @@ def document() -> dict[str, Any]:
         "info": {
             "title": "actionhost",
             "version": "0.1.0",
-            "description": "Auth0-compatible Management API v2 (actions, triggers, bindings, executions, users) "
-                           "and the trigger API of actionhost. Errors are `{statusCode, error, message, errorCode?}`.",
+            "description": "Auth0-compatible Management API v2 (actions, triggers, bindings, executions, users, "
+                           "roles, machine clients), the client-credentials grant (POST /oauth/token) and the "
+                           "trigger API of actionhost. Errors are `{statusCode, error, message, errorCode?}` (those "
+                           "of /oauth/token `{error, error_description}`).",
         },
-        "tags": [{"name": n} for n in ("actions", "triggers", "executions", "modules", "users", "trigger API", "server")],
+        "tags": [{"name": n} for n in ("actions", "triggers", "executions", "modules", "users", "roles", "clients", "oauth",
+                                       "trigger API", "server")],
         "paths": paths(),
         "components": {
             "securitySchemes": {
                 "bearerAuth": {
                     "type": "http", "scheme": "bearer",
-                    "description": "A token of one tenant with scopes (`actionhost tokens create --scopes ...`). "
-                                   "Each operation names the scope it needs in `x-required-scopes`.",
+                    "description": "A token of one tenant with scopes: an `ah_` token (`actionhost tokens create "
+                                   "--scopes ...`) or an access token of POST /oauth/token. Each operation names "
+                                   "the scope it needs in `x-required-scopes`.",
                     "x-scopes": {scope: SCOPE_TEXT[scope] for scope in SCOPES},
                 },
             },
