@@ -109,19 +109,26 @@ function resetErrorKnobs() {
 // of sealed objects gets its own compiled function (the load-time set, then one per module
 // sealed later), kept as short as it can be: it is source text, bytecode and feedback in every
 // isolate (at ~75 characters a key the load-time check alone was ~0.4 MiB of each isolate).
-// Two tiers: the built-ins sealed by key count are checked after every action (a change fails
-// the action that made it); the fixed-shape objects (iterator prototypes, the Node surface: far
-// more keys, and nothing the flow runner itself goes through) once per execution, when it ends,
-// before the next execution can start -- about a third of the cost for a three-action flow.
+// Two tiers. After every action (a change fails the action that made it): the identity of every
+// data property of the built-ins sealed by key list or key count, and their prototypes. Once per
+// execution, when it ends and before the next execution can start: the key counts (a planted
+// key; each count is a ReflectOwnKeys array, ~0.2-2 us per object, ~6 us per action for the
+// load-time set, three quarters of what the check cost after each action), and the fixed-shape
+// objects (iterator prototypes, the Node surface: far more keys, and nothing the flow runner
+// itself goes through). A planted key is so seen after the execution's last action, which is
+// the one the error names.
 const actionChecks = [];
 const executionChecks = [];
-function compileCheck(from, to) {
+function compileCheck(from, to, counts) {
   const lines = ["let o, v, k;"];
   for (let i = from; i < to; i++) {
     const s = SEALED[i];
+    if (counts) {
+      if (s.count !== -1) ArrayPrototypePush(lines, "if(n(s[" + i + "].object).length!==" + s.count + ")return " + (i * 100000 - 2) + ";");
+      continue;
+    }
     ArrayPrototypePush(lines, "o=s[" + i + "].object;v=s[" + i + "].dataValues;k=s[" + i + "].dataKeys;"
       + "if(p(o)!==s[" + i + "].proto)return " + (i * 100000 - 1) + ";");
-    if (s.count !== -1) ArrayPrototypePush(lines, "if(n(o).length!==" + s.count + ")return " + (i * 100000 - 2) + ";");
     for (let k = 0; k < s.dataKeys.length; k++) {
       const key = s.dataKeys[k];
       const access = typeof key === "string" && RegExpPrototypeTest(/^[A-Za-z_$][A-Za-z0-9_$]*$/, key) ? "o." + key : "o[k[" + k + "]]";
@@ -131,23 +138,25 @@ function compileCheck(from, to) {
         : "if(" + access + "!==v[" + k + "])return " + (i * 100000 + k) + ";");
     }
   }
+  if (lines.length === 1) return;
   ArrayPrototypePush(lines, "return -3;");
   const fn = ReflectApply(FunctionCtor, undefined, ["s", "p", "n", ArrayPrototypeJoin(lines, "\n")]);
-  ArrayPrototypePush(SEALED[from].perExecution ? executionChecks : actionChecks, () => fn(SEALED, ObjectGetPrototypeOf, ReflectOwnKeys));
+  ArrayPrototypePush(SEALED[from].perExecution || counts ? executionChecks : actionChecks, () => fn(SEALED, ObjectGetPrototypeOf, ReflectOwnKeys));
 }
 
 // SEALED[from..] compiled in functions of about CHECK_CHUNK_KEYS keys each: V8 optimises a
 // small function and leaves a huge one in its baseline tiers, where each comparison costs
-// several times more.
+// several times more. The key counts of the batch go in one function of their own.
 const CHECK_CHUNK_KEYS = 120;
 function compileChecks(from) {
   let start = from, keys = 0;
   for (let i = from; i < SEALED.length; i++) {
-    if (i > start && SEALED[i].perExecution !== SEALED[start].perExecution) { compileCheck(start, i); start = i; keys = 0; }
+    if (i > start && SEALED[i].perExecution !== SEALED[start].perExecution) { compileCheck(start, i, false); start = i; keys = 0; }
     keys += SEALED[i].dataKeys.length + 1;
-    if (keys >= CHECK_CHUNK_KEYS) { compileCheck(start, i + 1); start = i + 1; keys = 0; }
+    if (keys >= CHECK_CHUNK_KEYS) { compileCheck(start, i + 1, false); start = i + 1; keys = 0; }
   }
-  if (start < SEALED.length) compileCheck(start, SEALED.length);
+  if (start < SEALED.length) compileCheck(start, SEALED.length, false);
+  compileCheck(from, SEALED.length, true);
 }
 
 // After each action: "Label.key" of the first per-action built-in that changed, or null.
