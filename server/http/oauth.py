@@ -84,7 +84,8 @@ def parse_json(raw: bytes) -> dict[str, Any]:
         raise invalid_request("The request body must be a JSON object")
     if len(params) > MAX_FIELDS:
         raise invalid_request("The request body has too many parameters")
-    return params
+    # a null is an absent parameter (auth0-python sends "organization": null)
+    return {k: v for k, v in params.items() if v is not None}
 
 
 async def read_params(request: web.Request) -> dict[str, Any]:
