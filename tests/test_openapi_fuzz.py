@@ -3,8 +3,9 @@
 every answer must be one the document describes (status code, content type, body schema, headers).
 
 Before the fuzzing, real data is made (actions drafted, deployed, bound; a user; executions;
-redirect states), and generated path parameters and /continue states are sometimes replaced by
-these real ids, so the operations behind the 404s run too."""
+redirect states; machine clients and roles), and generated path parameters, /continue states and
+/oauth/token credentials are sometimes replaced by these real ones, so the operations behind the
+404s and 401s run too."""
 
 from __future__ import annotations
 
@@ -109,6 +110,13 @@ def real(server) -> dict[str, Any]:
             "event": {"user": {"user_id": f"auth0|fuzz-redirect-{i}"}, "request": {"query": {"go": "redirect"}}}})
         assert redirected["status"] == "redirect", redirected
         states.append(redirected["redirect"]["url"].rsplit("state=", 1)[1])
+    client = _call(server, "POST", "/api/v2/clients", {"name": "fuzz-client", "scopes": ["read:users"]}, 201)
+    # only its credentials are used, never its id in a path: no fuzzed PATCH narrows its scopes
+    token_client = _call(server, "POST", "/api/v2/clients", {"name": "fuzz-token-client", "scopes": ["read:users"]}, 201)
+    doomed_clients = [_call(server, "POST", "/api/v2/clients", {"name": f"fuzz-doomed-{i}"}, 201) for i in range(3)]
+    grant = _call(server, "GET", f"/api/v2/client-grants?client_id={client['client_id']}")[0]
+    role = _call(server, "POST", "/api/v2/roles", {"name": "fuzz-role"})
+    doomed_roles = [_call(server, "POST", "/api/v2/roles", {"name": f"fuzz-doomed-{i}"}) for i in range(3)]
     deadline = time.monotonic() + 10
     while requests.get(f"{server.api}/actions/executions/{execution['execution_id']}", headers=server.headers(),
                        timeout=10).status_code != 200:
@@ -122,6 +130,15 @@ def real(server) -> dict[str, Any]:
         "users": [user["user_id"]],
         "executions": [execution["execution_id"]],
         "states": states,
+        "clients": [client["client_id"]],
+        "doomed_clients": [c["client_id"] for c in doomed_clients],
+        "grants": [grant["id"]],
+        "roles": [role["id"]],
+        "doomed_roles": [r["id"] for r in doomed_roles],
+        # what makes POST /oauth/token answer 200 (the fuzzer's own scope would mostly be refused)
+        "credentials": {"grant_type": "client_credentials", "client_id": token_client["client_id"],
+                        "client_secret": token_client["client_secret"], "audience": f"https://127.0.0.1:{server.port}/api/v2/",
+                        "scope": "read:users"},
     }
 
 
@@ -153,6 +170,14 @@ def api_schema(server, real):
             options += [("path", {"id": u}) for u in real["users"]]
         elif path.startswith("/api/v2/actions/executions/"):
             options += [("path", {"id": e}) for e in real["executions"]]
+        elif path.startswith("/api/v2/clients/"):
+            options += [("path", {"id": c}) for c in real["doomed_clients" if method == "DELETE" else "clients"]]
+        elif path.startswith("/api/v2/client-grants/"):
+            options += [("path", {"id": g}) for g in real["grants"]]
+        elif path.startswith("/api/v2/roles/"):
+            options += [("path", {"id": r}) for r in real["doomed_roles" if method == "DELETE" else "roles"]]
+        elif path == "/oauth/token" and isinstance(case.body, dict):
+            options += [("body", real["credentials"])]
         elif path.endswith("/continue") and isinstance(case.body, dict):
             options += [("body", {"state": s}) for s in real["states"]]
         return st.sampled_from(options).map(lambda option: _substitute(case, *option))
@@ -206,6 +231,7 @@ def test_fuzzing_reached_the_real_objects(server):
     assert operations == expected - {"GET /api/v2/openapi.json"}
     for op in ("GET /api/v2/actions/actions/{id}", "GET /api/v2/actions/actions/{id}/versions/{version_id}",
                "GET /api/v2/users/{id}", "GET /api/v2/actions/executions/{id}", "POST /api/v2/actions/actions/{id}/test",
-               "POST /triggers/{trigger_id}/execute", "POST /triggers/{trigger_id}/continue"):
+               "POST /triggers/{trigger_id}/execute", "POST /triggers/{trigger_id}/continue",
+               "GET /api/v2/clients/{id}", "GET /api/v2/roles/{id}", "GET /api/v2/users/{id}/roles", "POST /oauth/token"):
         assert SEEN[(op, op.split()[0], 200)] > 0, (op, {k: v for k, v in SEEN.items() if k[0] == op})
     assert not [k for k in SEEN if k[2] >= 500]
