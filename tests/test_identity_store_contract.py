@@ -211,3 +211,34 @@ async def test_linking_moves_the_secondarys_identities_and_deletes_it(nodes):
         assert primary["identities"] == identities and primary["email"] == "p@example.com"
     # the secondary's role assignments went with it
     assert await a.roles.names_of_user(TENANT, "google-oauth2|123") == []
+
+
+# -- upgrading a store made before migration 3 ------------------------------------------------
+
+
+async def test_admin_tokens_made_before_migration_3_get_its_scopes_and_narrower_ones_do_not(tmp_path):
+    import sqlite3
+
+    from server.auth import token_hash
+    from server.store.migrations import MIGRATIONS, SCOPES_ADDED_IN_3, SCOPES_BEFORE_3
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY)")
+    for version, sql in MIGRATIONS[:2]:
+        conn.executescript(sql)
+        conn.execute("INSERT INTO schema_migrations (version) VALUES (?)", (version,))
+    conn.execute("INSERT INTO tenants (id, created_at) VALUES ('default', 't')")
+    for i, (token, scopes) in enumerate((("admin-token", SCOPES_BEFORE_3), ("reader", ("read:actions", "read:users")))):
+        conn.execute("INSERT INTO tokens (id, tenant_id, token_hash, scopes, description, created_at) VALUES (?, 'default', ?, ?, '', 't')",
+                     (str(i), token_hash(token), " ".join(scopes)))
+    conn.commit()
+    conn.close()
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        tokens = TokenStore(store)
+        assert (await tokens.resolve("admin-token"))[1] == frozenset(SCOPES_BEFORE_3 + SCOPES_ADDED_IN_3)
+        assert (await tokens.resolve("reader"))[1] == frozenset({"read:actions", "read:users"})
+    finally:
+        await store.close()
