@@ -13,7 +13,11 @@ function installFlow(config) {
     const a = list[i];
     ArrayPrototypePush(flow.actions, {
       name: StringCtor(a.name),
-      module: { name: StringCtor(a.name), code: StringCtor(a.code), state: "new", exports: undefined, error: undefined },
+      module: {
+        name: StringCtor(a.name), code: StringCtor(a.code), state: "new", exports: undefined, error: undefined,
+        // the action's npm packages: {"node_modules/<name>": {key, files}} (lazy/cjs.js)
+        packages: isPlainObject(a.packages) ? a.packages : undefined, tree: undefined,
+      },
       secrets: isPlainObject(a.secrets) ? a.secrets : {},
     });
   }

@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from . import packages
 from .compiler import Compiler
 from .egress import EgressConfig
 from .errors import PLATFORM_ERROR, failure
@@ -215,7 +216,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-isolates", type=int, default=256)
     parser.add_argument("--max-flows", type=int, default=4096)
     parser.add_argument("--nice", type=int, default=0)
+    parser.add_argument("--package-root", default=None, help="the built npm packages of actions (sandbox/packages.py)")
     args = parser.parse_args(argv)
+    packages.configure(args.package_root)
     if args.cpu >= 0 and hasattr(os, "sched_setaffinity"):
         # isolate threads inherit the mask: each executor's V8 work stays on its core, where a
         # Python<->V8 thread hop costs ~20 us instead of ~80-100 us across cores

@@ -39,6 +39,8 @@ class SupervisorSettings:
     limits: Limits = field(default_factory=Limits)
     # what actions' outbound requests may reach (handed to each executor as --egress)
     egress: EgressConfig = field(default_factory=EgressConfig)
+    # the built npm packages of actions (server/npm/), read by require (sandbox/packages.py)
+    package_root: str | None = None
     max_isolates: int = 256
     rss_limit: int = 1024 * 2**20
     watch_interval: float = 0.25
@@ -118,6 +120,7 @@ class Supervisor:
             handle.process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "sandbox.executor", "--fd", str(child.fileno()),
                 "--cpu", str(cpu), "--limits", limits, "--egress", egress, "--max-isolates", str(self.settings.max_isolates), "--nice", str(self.settings.nice),
+                *(["--package-root", self.settings.package_root] if self.settings.package_root else []),
                 pass_fds=(child.fileno(),), stdin=asyncio.subprocess.DEVNULL,
             )
         finally:
