@@ -155,4 +155,18 @@ MIGRATIONS: list[tuple[int, str]] = [
     );
     CREATE INDEX user_roles_by_role ON user_roles (tenant_id, role_id);
     """ + ADMIN_SCOPES_3),
+    # npm dependencies (server/npm/): the resolved tree an action's draft and each version were
+    # built with, and the tarballs it names, so that every node of a deployment (and this one
+    # after its package cache is gone) unpacks the same files without asking a registry
+    (4, """
+    ALTER TABLE actions ADD COLUMN tree TEXT;
+    ALTER TABLE action_versions ADD COLUMN tree TEXT;
+    CREATE TABLE npm_tarballs (
+        tenant_id  TEXT NOT NULL REFERENCES tenants(id),
+        key        TEXT NOT NULL,
+        data       BLOB NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, key)
+    );
+    """),
 ]

@@ -157,4 +157,16 @@ MIGRATIONS: list[tuple[int, str]] = [
     );
     CREATE INDEX user_roles_by_role ON user_roles (tenant_id, role_id);
     """ + ADMIN_SCOPES_3),
+    # npm dependencies: as migrations.py's 4
+    (4, """
+    ALTER TABLE actions ADD COLUMN tree jsonb;
+    ALTER TABLE action_versions ADD COLUMN tree jsonb;
+    CREATE TABLE npm_tarballs (
+        tenant_id  text NOT NULL REFERENCES tenants(id),
+        key        text NOT NULL,
+        data       bytea NOT NULL,
+        created_at timestamptz NOT NULL,
+        PRIMARY KEY (tenant_id, key)
+    );
+    """),
 ]

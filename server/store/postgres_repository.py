@@ -25,7 +25,7 @@ def _action(record: asyncpg.Record | None) -> dict[str, Any] | None:
 
 # bindings -> actions -> deployed versions of one (tenant, trigger), in binding order
 FLOW_QUERY = (
-    "SELECT a.id AS action_id, a.name, v.id AS version_id, v.code, v.secrets FROM bindings b"
+    "SELECT a.id AS action_id, a.name, v.id AS version_id, v.code, v.secrets, v.tree FROM bindings b"
     " JOIN actions a ON a.tenant_id = b.tenant_id AND a.id = b.action_id"
     " JOIN action_versions v ON v.tenant_id = a.tenant_id AND v.action_id = a.id AND v.id = a.deployed_version_id"
     " WHERE b.tenant_id = $1 AND b.trigger_id = $2 ORDER BY b.position")
@@ -74,14 +74,14 @@ class PostgresRepository:
         now = now_iso()
         row_ = {
             "tenant_id": tenant, "id": str(uuid.uuid4()), "created_at": now, "updated_at": now,
-            "deployed_version_id": None, **fields,
+            "deployed_version_id": None, "tree": None, **fields,
         }
         await self._store.execute(
             "INSERT INTO actions (tenant_id, id, name, supported_triggers, code, dependencies, runtime, secrets,"
-            " status, errors, created_at, updated_at, built_at, deployed_version_id)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, NULL)",
+            " status, errors, created_at, updated_at, built_at, deployed_version_id, tree)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, NULL, $13)",
             tenant, row_["id"], row_["name"], row_["supported_triggers"], row_["code"], row_["dependencies"],
-            row_["runtime"], row_["secrets"], row_["status"], row_["errors"], ts(now), ts(row_["built_at"]))
+            row_["runtime"], row_["secrets"], row_["status"], row_["errors"], ts(now), ts(row_["built_at"]), row_["tree"])
         return row_
 
     async def update_action(self, tenant: str, action_id: str, fields: dict[str, Any]) -> dict[str, Any] | None:
@@ -93,11 +93,37 @@ class PostgresRepository:
             merged = {**current, **fields, "updated_at": now_iso()}
             await conn.execute(
                 "UPDATE actions SET name = $1, supported_triggers = $2, code = $3, dependencies = $4, runtime = $5,"
-                " secrets = $6, status = $7, errors = $8, built_at = $9, updated_at = $10 WHERE tenant_id = $11 AND id = $12",
+                " secrets = $6, status = $7, errors = $8, built_at = $9, updated_at = $10, tree = $13"
+                " WHERE tenant_id = $11 AND id = $12",
                 merged["name"], merged["supported_triggers"], merged["code"], merged["dependencies"], merged["runtime"],
                 merged["secrets"], merged["status"], merged["errors"], ts(merged["built_at"]), ts(merged["updated_at"]),
-                tenant, action_id)
+                tenant, action_id, merged["tree"])
             return merged
+
+    async def finish_build(self, tenant: str, action_id: str, code: str, dependencies: list[dict[str, str]],
+                           fields: dict[str, Any]) -> dict[str, Any] | None:
+        """As Repository.finish_build: only if the draft still has that code and those dependencies."""
+        async with self._store.transaction() as conn:
+            current = _action(await conn.fetchrow(
+                "SELECT * FROM actions WHERE tenant_id = $1 AND id = $2 FOR UPDATE", tenant, action_id))
+            if current is None or current["code"] != code or current["dependencies"] != dependencies:
+                return None
+            merged = {**current, **fields}
+            await conn.execute("UPDATE actions SET status = $1, errors = $2, built_at = $3, tree = $4 WHERE tenant_id = $5 AND id = $6",
+                               merged["status"], merged["errors"], ts(merged["built_at"]), merged["tree"], tenant, action_id)
+            return merged
+
+    async def pending_builds(self) -> list[tuple[str, str]]:
+        records = await self._store.fetch("SELECT tenant_id, id FROM actions WHERE status = 'pending' ORDER BY tenant_id, id")
+        return [(r["tenant_id"], r["id"]) for r in records]
+
+    async def put_tarball(self, tenant: str, key: str, data: bytes) -> None:
+        await self._store.execute(
+            "INSERT INTO npm_tarballs (tenant_id, key, data, created_at) VALUES ($1, $2, $3, now()) ON CONFLICT DO NOTHING",
+            tenant, key, data)
+
+    async def get_tarball(self, tenant: str, key: str) -> bytes | None:
+        return await self._store.fetchval("SELECT data FROM npm_tarballs WHERE tenant_id = $1 AND key = $2", tenant, key)
 
     async def delete_action(self, tenant: str, action_id: str, force: bool) -> str:
         """'deleted', 'missing' or 'bound' (bound and not forced: nothing changed)."""
@@ -135,27 +161,29 @@ class PostgresRepository:
             version = {
                 "id": str(uuid.uuid4()), "action_id": action_id, "number": number,
                 "code": origin["code"], "dependencies": origin["dependencies"], "runtime": origin["runtime"],
-                "secrets": origin["secrets"], "supported_triggers": origin["supported_triggers"],
+                "secrets": origin["secrets"], "supported_triggers": origin["supported_triggers"], "tree": origin.get("tree"),
                 "status": "built", "errors": [], "created_at": now, "updated_at": now, "built_at": now,
             }
             await conn.execute(
                 "INSERT INTO action_versions (tenant_id, id, action_id, number, code, dependencies, runtime, secrets,"
-                " supported_triggers, status, errors, created_at, updated_at, built_at)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'built', '[]', $10, $10, $10)",
+                " supported_triggers, status, errors, created_at, updated_at, built_at, tree)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'built', '[]', $10, $10, $10, $11)",
                 tenant, version["id"], action_id, number, version["code"], version["dependencies"], version["runtime"],
-                version["secrets"], version["supported_triggers"], ts(now))
+                version["secrets"], version["supported_triggers"], ts(now), version["tree"])
             action["deployed_version_id"] = version["id"]
             action["updated_at"] = now
             if update_draft:
                 for key in ("code", "dependencies", "runtime", "secrets", "supported_triggers"):
                     action[key] = origin[key]
+                action["tree"] = origin.get("tree")
                 action["status"], action["errors"], action["built_at"] = "built", [], now
             await conn.execute(
                 "UPDATE actions SET deployed_version_id = $1, updated_at = $2, code = $3, dependencies = $4, runtime = $5,"
-                " secrets = $6, supported_triggers = $7, status = $8, errors = $9, built_at = $10"
+                " secrets = $6, supported_triggers = $7, status = $8, errors = $9, built_at = $10, tree = $13"
                 " WHERE tenant_id = $11 AND id = $12",
                 version["id"], ts(now), action["code"], action["dependencies"], action["runtime"], action["secrets"],
-                action["supported_triggers"], action["status"], action["errors"], ts(action["built_at"]), tenant, action_id)
+                action["supported_triggers"], action["status"], action["errors"], ts(action["built_at"]), tenant, action_id,
+                action["tree"])
             await conn.execute(
                 "DELETE FROM action_versions WHERE tenant_id = $1 AND action_id = $2 AND id <> $3 AND id NOT IN ("
                 " SELECT id FROM action_versions WHERE tenant_id = $1 AND action_id = $2 ORDER BY number DESC LIMIT $4)",

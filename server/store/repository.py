@@ -18,7 +18,7 @@ _ACTION_JSON = ("supported_triggers", "dependencies", "secrets", "errors")
 
 # bindings -> actions -> deployed versions of one (tenant, trigger), in binding order
 FLOW_QUERY = (
-    "SELECT a.id AS action_id, a.name, v.id AS version_id, v.code, v.secrets FROM bindings b"
+    "SELECT a.id AS action_id, a.name, v.id AS version_id, v.code, v.secrets, v.tree FROM bindings b"
     " JOIN actions a ON a.tenant_id = b.tenant_id AND a.id = b.action_id"
     " JOIN action_versions v ON v.tenant_id = a.tenant_id AND v.action_id = a.id AND v.id = a.deployed_version_id"
     " WHERE b.tenant_id = ? AND b.trigger_id = ? ORDER BY b.position")
@@ -30,7 +30,13 @@ def _action(row: sqlite3.Row | None) -> dict[str, Any] | None:
     out = dict(row)
     for key in _ACTION_JSON:
         out[key] = loads(out[key])
+    if "tree" in out:  # (NULL: no dependencies)
+        out["tree"] = loads(out["tree"]) if out["tree"] is not None else None
     return out
+
+
+def _tree(tree: dict[str, Any] | None) -> str | None:
+    return None if tree is None else dumps(tree)
 
 
 class Repository:
@@ -74,16 +80,17 @@ class Repository:
         now = now_iso()
         row = {
             "tenant_id": tenant, "id": str(uuid.uuid4()), "created_at": now, "updated_at": now,
-            "deployed_version_id": None, **fields,
+            "deployed_version_id": None, "tree": None, **fields,
         }
 
         def op(conn: sqlite3.Connection) -> dict[str, Any]:
             conn.execute(
                 "INSERT INTO actions (tenant_id, id, name, supported_triggers, code, dependencies, runtime, secrets,"
-                " status, errors, created_at, updated_at, built_at, deployed_version_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " status, errors, created_at, updated_at, built_at, deployed_version_id, tree)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (tenant, row["id"], row["name"], dumps(row["supported_triggers"]), row["code"], dumps(row["dependencies"]),
-                 row["runtime"], dumps(row["secrets"]), row["status"], dumps(row["errors"]), now, now, row["built_at"], None),
+                 row["runtime"], dumps(row["secrets"]), row["status"], dumps(row["errors"]), now, now, row["built_at"], None,
+                 _tree(row.get("tree"))),
             )
             return row
         return await self._store.write(op)
@@ -96,13 +103,44 @@ class Repository:
             merged = {**current, **fields, "updated_at": now_iso()}
             conn.execute(
                 "UPDATE actions SET name = ?, supported_triggers = ?, code = ?, dependencies = ?, runtime = ?, secrets = ?,"
-                " status = ?, errors = ?, built_at = ?, updated_at = ? WHERE tenant_id = ? AND id = ?",
+                " status = ?, errors = ?, built_at = ?, updated_at = ?, tree = ? WHERE tenant_id = ? AND id = ?",
                 (merged["name"], dumps(merged["supported_triggers"]), merged["code"], dumps(merged["dependencies"]),
                  merged["runtime"], dumps(merged["secrets"]), merged["status"], dumps(merged["errors"]),
-                 merged["built_at"], merged["updated_at"], tenant, action_id),
+                 merged["built_at"], merged["updated_at"], _tree(merged["tree"]), tenant, action_id),
             )
             return merged
         return await self._store.write(op)
+
+    async def finish_build(self, tenant: str, action_id: str, code: str, dependencies: list[dict[str, str]],
+                           fields: dict[str, Any]) -> dict[str, Any] | None:
+        """Store a build's outcome (status, errors, built_at, tree) if the draft still has the
+        code and dependencies it was built from; None otherwise (a later edit started its own)."""
+        def op(conn: sqlite3.Connection) -> dict[str, Any] | None:
+            current = _action(conn.execute("SELECT * FROM actions WHERE tenant_id = ? AND id = ?", (tenant, action_id)).fetchone())
+            if current is None or current["code"] != code or current["dependencies"] != dependencies:
+                return None
+            merged = {**current, **fields}
+            conn.execute("UPDATE actions SET status = ?, errors = ?, built_at = ?, tree = ? WHERE tenant_id = ? AND id = ?",
+                         (merged["status"], dumps(merged["errors"]), merged["built_at"], _tree(merged["tree"]), tenant, action_id))
+            return merged
+        return await self._store.write(op)
+
+    async def pending_builds(self) -> list[tuple[str, str]]:
+        """(tenant, action id) of every draft whose build has not finished (after a restart)."""
+        rows = await self._store.read(lambda conn: conn.execute(
+            "SELECT tenant_id, id FROM actions WHERE status = 'pending' ORDER BY tenant_id, id").fetchall())
+        return [(r["tenant_id"], r["id"]) for r in rows]
+
+    async def put_tarball(self, tenant: str, key: str, data: bytes) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT OR IGNORE INTO npm_tarballs (tenant_id, key, data, created_at) VALUES (?, ?, ?, ?)",
+                         (tenant, key, data, now_iso()))
+        await self._store.write(op)
+
+    async def get_tarball(self, tenant: str, key: str) -> bytes | None:
+        found = await self._store.read(lambda conn: conn.execute(
+            "SELECT data FROM npm_tarballs WHERE tenant_id = ? AND key = ?", (tenant, key)).fetchone())
+        return None if found is None else bytes(found["data"])
 
     async def delete_action(self, tenant: str, action_id: str, force: bool) -> str:
         """'deleted', 'missing' or 'bound' (bound and not forced: nothing changed)."""
@@ -139,26 +177,30 @@ class Repository:
             version = {
                 "id": str(uuid.uuid4()), "action_id": action_id, "number": number,
                 "code": origin["code"], "dependencies": origin["dependencies"], "runtime": origin["runtime"],
-                "secrets": origin["secrets"], "supported_triggers": origin["supported_triggers"],
+                "secrets": origin["secrets"], "supported_triggers": origin["supported_triggers"], "tree": origin.get("tree"),
                 "status": "built", "errors": [], "created_at": now, "updated_at": now, "built_at": now,
             }
             conn.execute(
                 "INSERT INTO action_versions (tenant_id, id, action_id, number, code, dependencies, runtime, secrets,"
-                " supported_triggers, status, errors, created_at, updated_at, built_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " supported_triggers, status, errors, created_at, updated_at, built_at, tree)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (tenant, version["id"], action_id, number, version["code"], dumps(version["dependencies"]), version["runtime"],
-                 dumps(version["secrets"]), dumps(version["supported_triggers"]), "built", "[]", now, now, now),
+                 dumps(version["secrets"]), dumps(version["supported_triggers"]), "built", "[]", now, now, now,
+                 _tree(version["tree"])),
             )
             action["deployed_version_id"] = version["id"]
             action["updated_at"] = now
             if update_draft:
                 for key in ("code", "dependencies", "runtime", "secrets", "supported_triggers"):
                     action[key] = origin[key]
+                action["tree"] = origin.get("tree")
                 action["status"], action["errors"], action["built_at"] = "built", [], now
             conn.execute(
                 "UPDATE actions SET deployed_version_id = ?, updated_at = ?, code = ?, dependencies = ?, runtime = ?,"
-                " secrets = ?, supported_triggers = ?, status = ?, errors = ?, built_at = ? WHERE tenant_id = ? AND id = ?",
+                " secrets = ?, supported_triggers = ?, status = ?, errors = ?, built_at = ?, tree = ? WHERE tenant_id = ? AND id = ?",
                 (version["id"], now, action["code"], dumps(action["dependencies"]), action["runtime"], dumps(action["secrets"]),
-                 dumps(action["supported_triggers"]), action["status"], dumps(action["errors"]), action["built_at"], tenant, action_id),
+                 dumps(action["supported_triggers"]), action["status"], dumps(action["errors"]), action["built_at"],
+                 _tree(action["tree"]), tenant, action_id),
             )
             conn.execute(
                 "DELETE FROM action_versions WHERE tenant_id = ? AND action_id = ? AND id != ? AND id NOT IN ("
@@ -208,7 +250,8 @@ class Repository:
         """What the trigger runs, in one read: per binding in order, the action's name and id and
         its deployed version's id, code and (sealed) secrets."""
         rows = await self._store.read(lambda conn: conn.execute(FLOW_QUERY, (tenant, trigger_id)).fetchall())
-        return [{**dict(r), "secrets": loads(r["secrets"])} for r in rows]
+        return [{**dict(r), "secrets": loads(r["secrets"]), "tree": loads(r["tree"]) if r["tree"] is not None else None}
+                for r in rows]
 
     async def replace_bindings(self, tenant: str, trigger_id: str, wanted: list[tuple[str, str]]) -> None:
         """Make the trigger's bindings exactly `wanted` [(action_id, display_name)] in order,
