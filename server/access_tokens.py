@@ -54,10 +54,20 @@ def management_audience(origin: str) -> str:
     return origin.rstrip("/") + "/api/v2/"
 
 
+def request_host(headers: Any) -> str:
+    """The Host header of a request, or "" without one. Not aiohttp's `request.host`, which for
+    an HTTP/1.0 request without Host asks the resolver for this machine's name (socket.getfqdn,
+    blocking the event loop) on every such request."""
+    return str(headers.get("Host", "")).strip()
+
+
 def accepted_audiences(configured: tuple[str, ...], host: str, scheme: str) -> tuple[str, ...]:
-    """The audiences a request to `scheme://host` may ask for or present."""
+    """The audiences a request to `scheme://host` may ask for or present (none for a request
+    without a Host, unless configured)."""
     if configured:
         return configured
+    if not host:
+        return ()
     host = host.lower()
     https = management_audience(f"https://{host}")
     return (https,) if scheme == "https" else (https, management_audience(f"{scheme}://{host}"))

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .access_tokens import AccessTokenVerifier, InvalidToken, looks_like_jwt
+from .access_tokens import AccessTokenVerifier, InvalidToken, looks_like_jwt, request_host
 from .errors import APIError
 from .store.sqlite import SqliteStore
 from .timeutil import now_iso
@@ -121,7 +121,7 @@ async def auth_middleware(request: web.Request, handler: Any) -> web.StreamRespo
         found = None
         if looks_like_jwt(token) and not token.startswith("ah_"):
             try:
-                found = await request.app[ACCESS_TOKENS].resolve(token, request.host, request.scheme)
+                found = await request.app[ACCESS_TOKENS].resolve(token, request_host(request.headers), request.scheme)
             except InvalidToken as exc:
                 # a static token chosen with two dots in it (ACTIONHOST_ADMIN_TOKEN) is still one
                 found = await request.app[TOKEN_CACHE].resolve(token)

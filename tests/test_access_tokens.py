@@ -226,3 +226,8 @@ async def test_forged_tokens_are_refused(keyring):
         with pytest.raises(InvalidToken):
             await v.resolve(token, "x", "https")
             pytest.fail(f"accepted: {name}")
+
+
+def test_a_request_without_host_accepts_only_configured_audiences():
+    assert accepted_audiences((), "", "http") == ()
+    assert accepted_audiences((AUD,), "", "http") == (AUD,)

@@ -392,3 +392,25 @@ def test_serve_refuses_a_bad_audience_or_ttl(tmp_path):
         done = subprocess.run([sys.executable, "-m", "server.cli", "serve", "--data-dir", str(tmp_path), *flags],
                               capture_output=True, text=True, timeout=60, check=False)
         assert done.returncode == 2 and message in done.stderr, done.stderr
+
+
+def test_a_request_without_a_host_header_gets_no_audience(srv, m2m, user):
+    """HTTP/1.0 without Host: no audience to grant or accept (and no lookup of the machine's name)."""
+    import socket
+
+    token = access_token(srv, m2m["client_id"], m2m["client_secret"])
+    form = (f"grant_type=client_credentials&client_id={m2m['client_id']}&client_secret={m2m['client_secret']}"
+            f"&audience={srv.audience}").encode()
+    requests_ = [
+        b"POST /oauth/token HTTP/1.0\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: "
+        + str(len(form)).encode() + b"\r\n\r\n" + form,
+        f"GET /api/v2/users/{user['user_id']} HTTP/1.0\r\nAuthorization: Bearer {token}\r\n\r\n".encode(),
+    ]
+    answers = []
+    for raw in requests_:
+        with socket.create_connection(("127.0.0.1", srv.server.port), timeout=10) as plain, \
+                srv.ssl_context().wrap_socket(plain, server_hostname="127.0.0.1") as tls:
+            tls.sendall(raw)
+            answers.append(b"".join(iter(lambda: tls.recv(65536), b"")))
+    assert answers[0].startswith(b"HTTP/1.0 403") and b"Service not found" in answers[0], answers[0][:300]
+    assert answers[1].startswith(b"HTTP/1.0 401") and b"Bad audience" in answers[1], answers[1][:300]

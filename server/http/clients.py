@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..access_tokens import accepted_audiences
+from ..access_tokens import accepted_audiences, request_host
 from ..actions import model
 from ..auth import check_scopes, requires
 from ..errors import bad_request, not_found
@@ -140,7 +140,8 @@ async def delete_client(request: web.Request) -> web.Response:
 
 
 def _audience(request: web.Request) -> str:
-    return accepted_audiences(request.app[SETTINGS].token_audiences, request.host, request.scheme)[0]
+    audiences = accepted_audiences(request.app[SETTINGS].token_audiences, request_host(request.headers), request.scheme)
+    return audiences[0] if audiences else ""
 
 
 def render_grant(client: MachineClient, audience: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, unquote_plus
 import orjson
 from aiohttp import web
 
-from ..access_tokens import accepted_audiences, issue
+from ..access_tokens import accepted_audiences, issue, request_host
 from .body import nesting_depth_exceeds
 from .keys import CLIENTS, KEYRING, SETTINGS
 
@@ -178,7 +178,7 @@ async def _grant(request: web.Request) -> web.Response:
     audience = params.get("audience")
     if not audience:
         raise access_denied("No audience parameter was provided, and no default audience has been configured")
-    if audience not in accepted_audiences(settings.token_audiences, request.host, request.scheme):
+    if audience not in accepted_audiences(settings.token_audiences, request_host(request.headers), request.scheme):
         raise access_denied(f"Service not found: {audience[:256]}")
     if not client.scopes:
         raise access_denied(f'Client is not authorized to access "{audience[:256]}". You need to create a '
