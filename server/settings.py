@@ -11,6 +11,8 @@ from pathlib import Path
 
 from sandbox.egress import EgressConfig, PatternError, Policy, parse_size
 
+from .npm import NpmLimits, RegistryConfig, check_registry_url
+
 
 @dataclass
 class Settings:
@@ -43,6 +45,8 @@ class Settings:
     # (https://host/api/v2/); empty: the one of the host each request came to
     token_audiences: tuple[str, ...] = ()
     access_token_ttl: int = 86400  # seconds an access token of /oauth/token is valid (Auth0's default)
+    npm: RegistryConfig = field(default_factory=RegistryConfig)  # where actions' npm dependencies come from
+    npm_limits: NpmLimits = field(default_factory=NpmLimits)
 
 
 def _env(name: str) -> str | None:
@@ -84,6 +88,36 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
                              "request's Host>/api/v2/)")
     flag("access-token-ttl", int, d.access_token_ttl, "seconds an access token of POST /oauth/token is valid")
     add_egress_arguments(parser)
+    add_npm_arguments(parser)
+
+
+def add_npm_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where actions' npm dependencies are fetched from when an action is built, and how large
+    an action's tree may be; the registry's token comes from ACTIONHOST_NPM_TOKEN."""
+    registry, limits = RegistryConfig(), NpmLimits()
+    group = parser.add_argument_group("npm dependencies of actions")
+
+    def flag(name: str, kind: object, default: object, help: str, metavar: str | None = None) -> None:
+        env = _env(name)
+        group.add_argument("--" + name, type=kind, default=kind(env) if env is not None else default, metavar=metavar,
+                           help=f"{help} (env ACTIONHOST_{name.upper().replace('-', '_')}; default {default})")
+
+    flag("npm-registry", str, registry.url, "npm registry (or mirror) actions' dependencies are fetched from at "
+         "build time; its token comes from ACTIONHOST_NPM_TOKEN", "URL")
+    flag("npm-max-tree-size", parse_size, "64MiB", "unpacked size of one action's dependency tree")
+    flag("npm-max-files", int, limits.tree_max_files, "files in one action's dependency tree")
+    flag("npm-max-packages", int, limits.max_packages, "packages in one action's dependency tree")
+
+
+def npm_from_args(args: argparse.Namespace) -> tuple[RegistryConfig, NpmLimits]:
+    url = check_registry_url(args.npm_registry)
+    size = args.npm_max_tree_size if isinstance(args.npm_max_tree_size, int) else parse_size(str(args.npm_max_tree_size))
+    for name, value in (("--npm-max-tree-size", size), ("--npm-max-files", args.npm_max_files),
+                        ("--npm-max-packages", args.npm_max_packages)):
+        if value < 1:
+            raise ValueError(f"{name} {value}: must be at least 1")
+    return (RegistryConfig(url=url, token=os.environ.get("ACTIONHOST_NPM_TOKEN") or None),
+            NpmLimits(tree_max_bytes=size, tree_max_files=args.npm_max_files, max_packages=args.npm_max_packages))
 
 
 def add_egress_arguments(parser: argparse.ArgumentParser) -> None:
@@ -164,6 +198,7 @@ def token_audiences_from_args(args: argparse.Namespace) -> tuple[str, ...]:
 def settings_from_args(args: argparse.Namespace) -> Settings:
     if args.access_token_ttl < 1:
         raise ValueError(f"--access-token-ttl {args.access_token_ttl}: must be at least 1")
+    npm = npm_from_args(args)
     return Settings(
         host=args.host,
         port=args.port,
@@ -187,6 +222,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         egress=egress_from_args(args),
         token_audiences=token_audiences_from_args(args),
         access_token_ttl=args.access_token_ttl,
+        npm=npm[0],
+        npm_limits=npm[1],
     )
 
 
