@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import os
 from collections.abc import AsyncIterator
@@ -16,6 +17,7 @@ from sandbox import Limits as SandboxLimits
 from sandbox import Sandbox, SupervisorSettings
 
 from .actions import model
+from .actions.builds import DependencyBuilds
 from .actions.service import ActionService
 from .access_tokens import AccessTokenVerifier, Keyring
 from .auth import ACCESS_TOKENS, DEFAULT_TENANT, SCOPES, TOKEN_CACHE, TokenCache, TokenStore, auth_middleware, new_token
@@ -39,6 +41,7 @@ from .http import users as users_http
 from .http.keys import (ACTIONS, CLIENTS, KEYRING, LIMITER, LOGIN_ROLES, PROFILES, REPOSITORY, ROLES, SANDBOX, SETTINGS,
                         TOKENS, TRIGGERS, WRITER)
 from .machine_clients import ClientDirectory
+from .npm import PackageCache
 from .profiles.rate_limit import TokenBucketLimiter
 from .profiles.remote_profiles import RemoteProfiles
 from .profiles.sqlite_profiles import SqliteProfiles
@@ -52,6 +55,7 @@ from .store.signing_keys import SqliteSigningKeys
 from .store.sqlite import SqliteStore
 
 DATABASE_FILE = "actionhost.db"
+NPM_CACHE_DIR = "npm"  # in the data dir: the unpacked npm packages of actions (server/npm/cache.py)
 # with several nodes, a cached flow is rebuilt after this long even if an invalidation was lost
 FLOW_MAX_AGE_SHARED = 30.0
 ADMIN_TOKEN_FILE = "admin-token"
@@ -185,13 +189,16 @@ def build_app(settings: Settings, sandbox_settings: SupervisorSettings | None = 
             if generated:
                 print(f"actionhost: admin token for tenant '{DEFAULT_TENANT}' (shown once; also in "
                       f"{settings.data_dir / ADMIN_TOKEN_FILE}):\n{generated}", flush=True)
-            sandbox = Sandbox(sandbox_settings or SupervisorSettings(
+            # actions' npm packages, unpacked once per node; the executors read them from there
+            package_root = (settings.data_dir / NPM_CACHE_DIR).resolve()
+            package_root.mkdir(parents=True, exist_ok=True)
+            sandbox = Sandbox(dataclasses.replace(sandbox_settings or SupervisorSettings(
                 executors=settings.executors or (os.cpu_count() or 1),
                 max_isolates=settings.max_isolates,
                 rss_limit=settings.executor_rss_limit_mb * 2**20,
                 limits=SandboxLimits(),
                 egress=settings.egress,
-            ))
+            ), package_root=str(package_root)))
             await sandbox.start()
             stack.push_async_callback(sandbox.close)
             repo = backend.repository
@@ -199,8 +206,11 @@ def build_app(settings: Settings, sandbox_settings: SupervisorSettings | None = 
             limits = model.Limits(script_max_bytes=settings.script_max_bytes, max_secrets=settings.max_secrets,
                                   max_bindings=settings.max_bindings)
             service: ActionService
-            flows = FlowCache(repo, sandbox, lambda t, a, s: service.open_secrets(t, a, s))
-            service = ActionService(repo, sandbox, box, flows, limits, settings.execution_budget)
+            builds = DependencyBuilds(repo, PackageCache(package_root), settings.npm, settings.npm_limits)
+            stack.push_async_callback(builds.close)
+            flows = FlowCache(repo, sandbox, lambda t, a, s: service.open_secrets(t, a, s), packages=builds.packages)
+            service = ActionService(repo, sandbox, box, flows, limits, settings.execution_budget, builds)
+            await builds.resume()
             shared = await stack.enter_async_context(open_shared_state(settings, flows))
             remote: RemoteProfiles | None = None
             if settings.profile_store:

@@ -19,20 +19,24 @@ from ..store.secret_box import SecretBox
 from ..store.sqlite import Conflict, NotBuilt
 from ..timeutil import now_iso
 from . import model
+from .builds import DependencyBuilds
 
 ACTION_NOT_FOUND = "That action does not exist."
+# how long a deploy of a draft whose dependencies are still installing waits for them
+DEPLOY_WAITS_FOR_BUILD = 120.0
 VERSION_NOT_FOUND = "That action version does not exist."
 
 
 class ActionService:
     def __init__(self, repo: Repository, sandbox: Sandbox, secrets: SecretBox, flows: FlowCache,
-                 limits: model.Limits, budget: float) -> None:
+                 limits: model.Limits, budget: float, builds: DependencyBuilds) -> None:
         self._repo = repo
         self._sandbox = sandbox
         self._secrets = secrets
         self._flows = flows
         self._limits = limits
         self._budget = budget
+        self._builds = builds
         # binding changes of one tenant+trigger are applied one at a time, in arrival order
         self._binding_locks: dict[tuple[str, str], asyncio.Lock] = {}
 
@@ -67,9 +71,17 @@ class ActionService:
     def open_secrets(self, tenant: str, action_id: str, stored: list[dict[str, Any]]) -> dict[str, str]:
         return {s["name"]: self._secrets.open(s["value"], f"{tenant}/{action_id}/{s['name']}") for s in stored}
 
-    async def _build(self, code: str) -> dict[str, Any]:
+    async def _build(self, code: str, dependencies: list[dict[str, str]], tree: dict[str, Any] | None) -> tuple[dict[str, Any], bool]:
+        """The draft's build fields after an edit, and whether its dependencies must be
+        installed (then it is `pending` until DependencyBuilds stores the outcome). A tree
+        built from the same dependencies is kept: a code-only edit installs nothing."""
         errors = await self._sandbox.compile(code)
-        return {"status": "failed" if errors else "built", "errors": errors, "built_at": now_iso()}
+        kept = tree if DependencyBuilds.reusable(tree, dependencies) else None
+        if errors:
+            return {"status": "failed", "errors": errors, "built_at": now_iso(), "tree": kept}, False
+        if dependencies and kept is None:
+            return {"status": "pending", "errors": [], "built_at": None, "tree": None}, True
+        return {"status": "built", "errors": [], "built_at": now_iso(), "tree": kept}, False
 
     # -- actions -----------------------------------------------------------------------
 
@@ -77,11 +89,13 @@ class ActionService:
         fields = model.create_input(body, self._limits)
         deploy = fields.pop("deploy")
         given_secrets = fields.pop("secrets")
-        build = await self._build(fields["code"])
+        build, install = await self._build(fields["code"], fields["dependencies"], None)
         try:
             action = await self._repo.insert_action(tenant, {**fields, **build, "secrets": []})
         except Conflict:
             raise conflict(f"An action with the name '{fields['name']}' already exists.", "action_conflict") from None
+        if install:
+            self._builds.start(tenant, action["id"], action["code"], action["dependencies"])
         if given_secrets:
             sealed = self._seal_secrets(tenant, action["id"], given_secrets, [])
             action = await self._repo.update_action(tenant, action["id"], {"secrets": sealed})
@@ -100,14 +114,19 @@ class ActionService:
                 raise bad_request("The supported triggers of an action bound to a trigger cannot be changed; unbind it first.")
         if "secrets" in fields:
             fields["secrets"] = self._seal_secrets(tenant, action_id, fields["secrets"], current["secrets"])
-        if "code" in fields:
-            fields.update(await self._build(fields["code"]))
+        install = False
+        if "code" in fields or "dependencies" in fields:
+            build, install = await self._build(fields.get("code", current["code"]),
+                                               fields.get("dependencies", current["dependencies"]), current["tree"])
+            fields.update(build)
         try:
             action = await self._repo.update_action(tenant, action_id, fields)
         except Conflict:
             raise conflict(f"An action with the name '{fields.get('name')}' already exists.", "action_conflict") from None
         if action is None:
             raise not_found(ACTION_NOT_FOUND)
+        if install:
+            self._builds.start(tenant, action_id, action["code"], action["dependencies"])
         return await self.render(tenant, action)
 
     async def delete(self, tenant: str, action_id: str, force: bool) -> None:
@@ -139,11 +158,17 @@ class ActionService:
     # -- versions ----------------------------------------------------------------------
 
     async def deploy(self, tenant: str, action_id: str) -> dict[str, Any]:
+        # a draft whose dependencies are installing here is deployed once they are (a client
+        # that creates and deploys at once need not poll); beyond the wait, it is refused
+        await self._builds.wait(tenant, action_id, DEPLOY_WAITS_FOR_BUILD)
         try:
             # the draft is checked and copied in the deploy's own transaction (one store trip,
             # and an edit that lands meanwhile is either all in the version or not at all)
             done = await self._repo.deploy(tenant, action_id, None, self._limits.versions_kept)
         except NotBuilt as exc:
+            if exc.status == "pending":
+                raise bad_request("The action cannot be deployed yet: its dependencies are still being installed. "
+                                  "Deploy it once its status is 'built'.", "action_not_built") from None
             detail = "; ".join(e.get("msg", "") for e in exc.errors) or exc.status
             raise bad_request(f"The action cannot be deployed because its code failed to build: {detail}", "action_not_built") from None
         if done is None:
@@ -248,13 +273,16 @@ class ActionService:
         if not isinstance(event, dict):
             raise bad_request("Payload validation error: 'payload.event' must be an object")
         if action["status"] != "built":
-            return {"payload": {"error": {"id": "build_error", "msg": "; ".join(e.get("msg", "") for e in action["errors"])},
-                                "commands": [], "logs": "", "stats": {}}}
+            why = ("The action's dependencies are still being installed." if action["status"] == "pending"
+                   else "; ".join(e.get("msg", "") for e in action["errors"]))
+            return {"payload": {"error": {"id": "build_error", "msg": why}, "commands": [], "logs": "", "stats": {}}}
         secrets = self.open_secrets(tenant, action_id, action["secrets"])
         known = trigger(action["supported_triggers"][0]["id"])
         assert known is not None
-        flow = Flow(f"test:{action_id}:{action['updated_at']}", known.job_kind,
-                    {"actions": [{"name": action["name"], "code": action["code"], "secrets": secrets}]})
+        installed: dict[str, Any] = {"name": action["name"], "code": action["code"], "secrets": secrets}
+        if action["tree"]:
+            installed["packages"] = await self._builds.packages(tenant, action["tree"])
+        flow = Flow(f"test:{action_id}:{action['updated_at']}", known.job_kind, {"actions": [installed]})
         started = time.perf_counter()
         result = await self._sandbox.run(tenant, flow, orjson.dumps({"event": event}), budget=self._budget)
         elapsed = (time.perf_counter() - started) * 1000

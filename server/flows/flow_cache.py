@@ -18,10 +18,14 @@ from .catalogue import trigger
 class FlowCache:
     def __init__(self, repo: Repository, sandbox: Sandbox,
                  open_secrets: Callable[[str, str, list[dict[str, Any]]], dict[str, str]],
-                 broadcast: Callable[[str, str], Awaitable[None]] | None = None, max_age: float | None = None) -> None:
+                 broadcast: Callable[[str, str], Awaitable[None]] | None = None, max_age: float | None = None,
+                 packages: Callable[[str, dict[str, Any]], Awaitable[dict[str, Any] | None]] | None = None) -> None:
         self._repo = repo
         self._sandbox = sandbox
         self._open_secrets = open_secrets
+        # an action's npm tree -> the manifest its isolate loads packages with (unpacked here
+        # from the store first: server/actions/builds.py)
+        self._packages = packages
         # several nodes: invalidations are broadcast, and a cached flow is rebuilt after max_age
         # even if a broadcast was lost
         self.broadcast = broadcast
@@ -70,11 +74,14 @@ class FlowCache:
         versions = []
         for bound in await self._repo.deployed_flow(tenant, trigger_id):
             versions.append(bound["version_id"])
-            actions.append({
+            installed = {
                 "name": bound["name"],
                 "code": bound["code"],
                 "secrets": self._open_secrets(tenant, bound["action_id"], bound["secrets"]),
-            })
+            }
+            if bound.get("tree") and self._packages is not None:
+                installed["packages"] = await self._packages(tenant, bound["tree"])
+            actions.append(installed)
         digest = hashlib.sha256("\0".join(versions).encode()).hexdigest()[:24]
         return Flow(f"{trigger_id}:{digest}", known.job_kind, {"actions": actions})
 

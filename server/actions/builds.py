@@ -1,0 +1,92 @@
+"""The builds of actions' npm dependencies: run in the background after a create or update,
+their outcome stored on the draft (pending -> built | failed), resumed after a restart.
+
+The tarballs a build fetched go into the store beside the tree, so a node that did not build
+an action (PostgreSQL deployments) unpacks exactly the same files from there when a flow needs
+them, and nothing is fetched from the registry while a trigger executes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from ..npm import BuildError, NpmLimits, PackageCache, Registry, RegistryConfig, build_tree, ensure_unpacked, manifest
+from ..store.repository import Repository
+from ..timeutil import now_iso
+
+log = logging.getLogger("actionhost.builds")
+
+BUILD_TIMEOUT = 300.0  # seconds one build may take, registry round trips included
+
+
+class DependencyBuilds:
+    def __init__(self, repo: Repository, cache: PackageCache, registry: RegistryConfig, limits: NpmLimits) -> None:
+        self._repo = repo
+        self.cache = cache
+        self._registry = registry
+        self._limits = limits
+        self._running: dict[tuple[str, str], asyncio.Task[None]] = {}
+
+    @staticmethod
+    def reusable(tree: dict[str, Any] | None, dependencies: list[dict[str, str]]) -> bool:
+        """Whether a draft's tree was built from these very dependencies (a code-only edit)."""
+        return bool(tree) and tree["dependencies"] == dependencies  # type: ignore[index]
+
+    def start(self, tenant: str, action_id: str, code: str, dependencies: list[dict[str, str]]) -> None:
+        """Build in the background; the outcome lands only if the draft still has this code and
+        these dependencies (a later edit starts its own build, and its outcome wins)."""
+        key = (tenant, action_id)
+        task = asyncio.get_running_loop().create_task(self._build(tenant, action_id, code, dependencies))
+        self._running[key] = task
+        task.add_done_callback(lambda t: self._running.get(key) is t and self._running.pop(key))
+
+    async def wait(self, tenant: str, action_id: str, timeout: float) -> None:
+        """Until the build of this action running here ends, or `timeout` seconds."""
+        task = self._running.get((tenant, action_id))
+        if task is not None:
+            await asyncio.wait([task], timeout=timeout)
+
+    async def resume(self) -> None:
+        """Start again every build a stopped server left pending."""
+        for tenant, action_id in await self._repo.pending_builds():
+            action = await self._repo.get_action(tenant, action_id)
+            if action is not None and action["status"] == "pending":
+                self.start(tenant, action_id, action["code"], action["dependencies"])
+
+    async def packages(self, tenant: str, tree: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The manifest an isolate loads a tree with, its packages unpacked here first."""
+        if not tree:
+            return None
+        await ensure_unpacked(tree, self.cache, lambda key: self._repo.get_tarball(tenant, key))
+        return manifest(tree)
+
+    async def close(self) -> None:
+        for task in list(self._running.values()):
+            task.cancel()
+        await asyncio.gather(*self._running.values(), return_exceptions=True)
+
+    async def _build(self, tenant: str, action_id: str, code: str, dependencies: list[dict[str, str]]) -> None:
+        try:
+            async with Registry(self._registry) as registry:
+                tree = await asyncio.wait_for(build_tree(dependencies, registry, self.cache, self._limits), BUILD_TIMEOUT)
+            for package in tree["packages"].values():
+                data = self.cache.tarball(package["key"])
+                if data is None:
+                    raise BuildError("package_missing", f"The tarball of {package['name']}@{package['version']} left the cache.")
+                await self._repo.put_tarball(tenant, package["key"], data)
+            outcome: dict[str, Any] = {"status": "built", "errors": [], "tree": tree}
+        except BuildError as exc:
+            outcome = {"status": "failed", "errors": [exc.entry()], "tree": None}
+        except asyncio.TimeoutError:
+            outcome = {"status": "failed", "errors": [BuildError(
+                "build_timeout", f"Installing the dependencies took longer than {BUILD_TIMEOUT:.0f} s.").entry()], "tree": None}
+        except asyncio.CancelledError:
+            raise  # the server is stopping: the draft stays pending and the build resumes at start
+        except Exception:  # noqa: BLE001 - reported on the action, and the details logged
+            log.exception("the npm build of action %s (tenant %s) failed", action_id, tenant)
+            outcome = {"status": "failed", "errors": [BuildError(
+                "build_error", "Installing the dependencies failed on the server; see its log.").entry()], "tree": None}
+        outcome["built_at"] = now_iso()
+        await self._repo.finish_build(tenant, action_id, code, dependencies, outcome)
