@@ -146,8 +146,8 @@ class Server:
                 self.process.wait()
 
 
-def start_server(data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> Server:
-    port = free_port()
+def start_server(data_dir: Path, *extra: str, env: dict[str, str] | None = None, port: int | None = None) -> Server:
+    port = port or free_port()
     environment = {**os.environ, "ACTIONHOST_ADMIN_TOKEN": ADMIN_TOKEN, **(env or {})}
     log = open(data_dir.parent / f"server-{port}.log", "w")
     process = subprocess.Popen(

@@ -48,11 +48,12 @@ class TlsServer:
         self.server.stop()
 
 
-def start_tls_server(data_dir: Path, *flags: str, names: tuple[str, ...] = (), env: dict[str, str] | None = None) -> TlsServer:
+def start_tls_server(data_dir: Path, *flags: str, names: tuple[str, ...] = (), env: dict[str, str] | None = None,
+                     port: int | None = None, ca: trustme.CA | None = None) -> TlsServer:
     """`actionhost serve --tls-cert/--tls-key` with a certificate for 127.0.0.1, localhost and `names`."""
     certs = data_dir.parent / f"certs-{uuid.uuid4().hex[:8]}"
     certs.mkdir(parents=True)
-    ca = trustme.CA()
+    ca = ca or trustme.CA()
     issued = ca.issue_cert("127.0.0.1", "localhost", *names)
     ca.cert_pem.write_to_path(str(certs / "ca.pem"))
     issued.cert_chain_pems[0].write_to_path(str(certs / "cert.pem"))
@@ -60,7 +61,7 @@ def start_tls_server(data_dir: Path, *flags: str, names: tuple[str, ...] = (), e
         pem.write_to_path(str(certs / "cert.pem"), append=True)
     issued.private_key_pem.write_to_path(str(certs / "key.pem"))
     server = start_server(data_dir, "--tls-cert", str(certs / "cert.pem"), "--tls-key", str(certs / "key.pem"), *flags,
-                          env=env)
+                          env=env, port=port)
     return TlsServer(server, str(certs / "ca.pem"))
 
 

@@ -6,7 +6,7 @@ Reach it as a real action would reach an API: by name (`api.test.example`, TLS;
 `plain.test.example`, plain HTTP), through the
 operator's mappings `upstream.resolve` (--egress-resolve) and CA file `upstream.ca_file`
 (--egress-ca-file). Routes:
-  /echo            JSON: method, path, query, headers (lower-case pairs), body (text)
+  /echo            JSON: method, path, query (decoded), raw_query, headers (lower-case pairs), body (text)
   /redirect        ?to=URL&status=302 -> that status with Location: URL
   /loop            ?n=K -> 302 to /loop?n=K+1, for ever
   /big             ?bytes=N -> N bytes of "x", streamed in 64 KiB chunks (?length=0: chunked)
@@ -139,6 +139,7 @@ class Upstream:
         body = await request.read()
         return web.json_response({
             "method": request.method, "path": request.path, "query": request.query_string,
+            "raw_query": request.rel_url.raw_query_string,
             "headers": [[k.lower(), v] for k, v in request.headers.items()],
             "body": body.decode("utf-8", "replace"),
         }, dumps=lambda v: orjson.dumps(v).decode())
