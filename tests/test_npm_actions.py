@@ -5,7 +5,11 @@ isolate, and never fetched while a trigger executes."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import shutil
+import subprocess
+import sys
 import threading
 import uuid
 from typing import Any
@@ -250,3 +254,33 @@ async def test_dependencies_are_validated_in_auth0s_shape(server):
                 "name": f"bad-{uuid.uuid4().hex[:6]}", "supported_triggers": [{"id": "post-login", "version": "v3"}],
                 "code": "exports.onExecutePostLogin = async () => {};", "dependencies": bad})
             assert r.status_code == 400, (bad, r.text)
+
+
+async def test_actionhost_deploy_and_export_carry_dependencies_and_wait_for_the_build(server, registry, tmp_path):
+    source = tmp_path / "tenant"
+    (source / "actions" / "with-deps").mkdir(parents=True)
+    (source / "triggers").mkdir()
+    (source / "actions" / "with-deps" / "code.js").write_text(
+        "exports.onExecutePostLogin = async (e, api) => { api.idToken.setCustomClaim('s', require('shout')('cli')); };")
+    (source / "actions" / "with-deps.json").write_text(json.dumps({
+        "name": "with-deps", "code": "./actions/with-deps/code.js", "runtime": "node22",
+        "dependencies": [{"name": "shout", "version": "1.1.0"}], "secrets": [],
+        "supported_triggers": [{"id": "post-login", "version": "v3"}], "deployed": True}))
+    (source / "triggers" / "triggers.json").write_text(json.dumps({"post-login": [{"action_name": "with-deps", "display_name": "with-deps"}]}))
+    env = {**os.environ, "ACTIONHOST_TOKEN": ADMIN_TOKEN}
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "server.cli", *args, "--url", server.url], capture_output=True, text=True,
+                              timeout=120, check=False, env=env)
+    done = await asyncio.to_thread(cli, "deploy", str(source))
+    assert done.returncode == 0, done.stdout + done.stderr
+    async with client_for(server) as client:
+        assert (await login(client))["id_token_claims"]["s"] == "CLI (1.1)"
+    exported = tmp_path / "exported"
+    out = await asyncio.to_thread(cli, "export", str(exported))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert json.loads((exported / "actions" / "with-deps.json").read_text())["dependencies"] == [{"name": "shout", "version": "1.1.0"}]
+    (source / "actions" / "with-deps.json").write_text(json.dumps({
+        **json.loads((source / "actions" / "with-deps.json").read_text()), "dependencies": [{"name": "ghost-pkg", "version": "1.0.0"}]}))
+    failed = await asyncio.to_thread(cli, "deploy", str(source))
+    assert failed.returncode == 1 and "does not build" in failed.stdout + failed.stderr and "ghost-pkg" in failed.stdout + failed.stderr

@@ -530,7 +530,7 @@ async def _wait_built(api: Api, action: dict[str, Any], file: str) -> dict[str, 
         action = await api.call("GET", f"/actions/actions/{action['id']}")
     if action["status"] == "failed":
         detail = "; ".join(str(e.get("msg") or e.get("message") or e) for e in action.get("errors") or []) or "no detail"
-        raise Failed(f"{file}: the code of action '{action['name']}' does not build: {detail}")
+        raise Failed(f"{file}: action '{action['name']}' does not build: {detail}")
     return action
 
 
