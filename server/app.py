@@ -42,7 +42,7 @@ from .http.keys import (ACTIONS, CLIENTS, KEYRING, LIMITER, LOGIN_ROLES, PROFILE
                         TOKENS, TRIGGERS, WRITER)
 from .machine_clients import ClientDirectory
 from .npm import PackageCache
-from .profiles.rate_limit import TokenBucketLimiter
+from .profiles.rate_limit import NoWriteLimit, TokenBucketLimiter
 from .profiles.remote_profiles import RemoteProfiles
 from .profiles.sqlite_profiles import SqliteProfiles
 from .profiles.writer import ProfileWriter
@@ -148,8 +148,9 @@ class SharedState:
 
 @contextlib.asynccontextmanager
 async def open_shared_state(settings: Settings, flows: FlowCache) -> AsyncIterator[SharedState]:
+    limit = settings.write_limit()
     if not settings.redis_url:
-        yield SharedState(TokenBucketLimiter(settings.write_rate, settings.write_burst), ActionCache())
+        yield SharedState(TokenBucketLimiter(*limit) if limit else NoWriteLimit(), ActionCache())
         return
     import redis.asyncio as aioredis
 
@@ -166,7 +167,7 @@ async def open_shared_state(settings: Settings, flows: FlowCache) -> AsyncIterat
     flows.broadcast = invalidation.publish
     flows.max_age = FLOW_MAX_AGE_SHARED
     try:
-        yield SharedState(RedisTokenBucketLimiter(client, settings.write_rate, settings.write_burst),
+        yield SharedState(RedisTokenBucketLimiter(client, *limit) if limit else NoWriteLimit(),
                           RedisActionCache(client))
     finally:
         await invalidation.close()

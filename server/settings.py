@@ -23,8 +23,10 @@ class Settings:
     secret_key: str | None = None
     executors: int = 0  # 0: one per core
     execution_budget: float = 20.0
-    write_rate: float = 50.0
-    write_burst: int = 100
+    # the Write-User limit; None: REMOTE_WRITE_LIMIT with --profile-store or --database-url, no
+    # limit on the embedded SQLite store (it protects a store other than ours)
+    write_rate: float | None = None
+    write_burst: int | None = None
     max_body: int = 1024 * 1024
     script_max_bytes: int = 100 * 1000
     max_bindings: int = 20
@@ -48,6 +50,17 @@ class Settings:
     npm: RegistryConfig = field(default_factory=RegistryConfig)  # where actions' npm dependencies come from
     npm_limits: NpmLimits = field(default_factory=NpmLimits)
 
+    def write_limit(self) -> tuple[float, int] | None:
+        """(writes per second, burst) of the Write-User limit, or None for no limit."""
+        if self.write_rate is None and self.write_burst is None and not (self.profile_store or self.database_url):
+            return None
+        rate, burst = REMOTE_WRITE_LIMIT
+        return (self.write_rate if self.write_rate is not None else rate,
+                self.write_burst if self.write_burst is not None else burst)
+
+
+REMOTE_WRITE_LIMIT = (50.0, 100)  # Write-User default in front of a remote store or PostgreSQL
+
 
 def _env(name: str) -> str | None:
     return os.environ.get("ACTIONHOST_" + name.upper().replace("-", "_"))
@@ -67,8 +80,9 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     flag("data-dir", Path, d.data_dir, "directory of the SQLite database, the secret key and the admin token")
     flag("executors", int, d.executors, "V8 executor processes (0: one per core)")
     flag("execution-budget", float, d.execution_budget, "wall-time budget of one trigger execution, seconds")
-    flag("write-rate", float, d.write_rate, "Write-User rate limit per tenant, writes per second")
-    flag("write-burst", int, d.write_burst, "Write-User burst per tenant")
+    flag("write-rate", float, d.write_rate, "Write-User rate limit per tenant, writes per second (None: 50 with "
+         "--profile-store or --database-url, no limit on the embedded store)")
+    flag("write-burst", int, d.write_burst, "Write-User burst per tenant (None: 100 when a limit applies)")
     flag("max-isolates", int, d.max_isolates, "warm isolates kept per executor")
     flag("executor-rss-limit-mb", int, d.executor_rss_limit_mb, "RSS above which an executor is replaced, MiB")
     flag("redirect-state-ttl", float, d.redirect_state_ttl, "seconds a redirect's state stays valid for /continue")

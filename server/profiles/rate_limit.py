@@ -1,5 +1,6 @@
 """The Write-User rate limit: a token bucket per tenant, in this process (one node). Several
-nodes share one through Redis (redis_rate_limit.py), behind the same async methods."""
+nodes share one through Redis (redis_rate_limit.py), behind the same async methods. With no
+limit set (the embedded store's default), NoWriteLimit allows every write."""
 
 from __future__ import annotations
 
@@ -15,8 +16,11 @@ class Decision:
     remaining: int
     reset: int  # Unix seconds when the next write will be allowed
     wait: float  # seconds until then (0 when allowed)
+    unlimited: bool = False  # no limit is set: no X-RateLimit-* headers to pace by
 
     def headers(self) -> dict[str, str]:
+        if self.unlimited:
+            return {}
         return {"X-RateLimit-Limit": str(self.limit), "X-RateLimit-Remaining": str(self.remaining),
                 "X-RateLimit-Reset": str(self.reset)}
 
@@ -45,3 +49,11 @@ class TokenBucketLimiter:
         wait = (1.0 - tokens) / self.rate
         return Decision(False, self.burst, 0, math.ceil(time.time() + wait), wait)
 
+
+
+class NoWriteLimit:
+    """Every write allowed: the embedded SQLite store's default, where the limit would protect
+    nothing (its group commit is the only bound; a remote store gets a limit by default)."""
+
+    async def try_acquire(self, tenant: str) -> Decision:
+        return Decision(True, 0, 0, int(time.time()), 0.0, unlimited=True)
