@@ -40,6 +40,7 @@ class Settings:
     profile_store: str | None = None  # base URL of a Management-API user service; None: SQLite
     profile_store_token: str | None = None
     profile_store_timeout: float = 5.0  # seconds per request to the profile store (within the budget)
+    profile_store_max_response: int = 1024 * 1024  # bytes of one answer of the profile store read at most
     tls_cert: Path | None = None  # both set: serve HTTPS (TLS 1.2+)
     tls_key: Path | None = None
     egress: EgressConfig = field(default_factory=EgressConfig)  # actions' outbound requests
@@ -94,6 +95,8 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
          "profiles; its token comes from ACTIONHOST_PROFILE_STORE_TOKEN")
     flag("profile-store-timeout", float, d.profile_store_timeout, "seconds one request to --profile-store may take "
          "(a retry after it still has to fit the execution budget)")
+    flag("profile-store-max-response", parse_size, "1MiB", "bytes of one answer of --profile-store read at most; "
+         "a longer one is cut there and is a failed attempt")
     flag("tls-cert", Path, None, "PEM certificate chain: with --tls-key, serve HTTPS (TLS 1.2+)")
     flag("tls-key", Path, None, "PEM private key of --tls-cert")
     parser.add_argument("--token-audience", action="append", default=None, metavar="URL",
@@ -209,6 +212,13 @@ def token_audiences_from_args(args: argparse.Namespace) -> tuple[str, ...]:
     return audiences
 
 
+def _profile_store_max_response(value: object) -> int:
+    size = value if isinstance(value, int) else parse_size(str(value))
+    if size < 1024:
+        raise ValueError(f"--profile-store-max-response {value}: must be at least 1KiB (a user profile is a few kB)")
+    return size
+
+
 def settings_from_args(args: argparse.Namespace) -> Settings:
     if args.access_token_ttl < 1:
         raise ValueError(f"--access-token-ttl {args.access_token_ttl}: must be at least 1")
@@ -231,6 +241,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         profile_store=args.profile_store or None,
         profile_store_token=os.environ.get("ACTIONHOST_PROFILE_STORE_TOKEN") or None,
         profile_store_timeout=args.profile_store_timeout,
+        profile_store_max_response=_profile_store_max_response(args.profile_store_max_response),
         tls_cert=args.tls_cert or None,
         tls_key=args.tls_key or None,
         egress=egress_from_args(args),

@@ -58,7 +58,7 @@ class TriggerRunner:
             raise bad_request("Payload validation error: 'event.user.user_id' must be at most 256 characters")
         deadline = asyncio.get_running_loop().time() + self._budget
         execution_id = new_execution_id()
-        stored = await self._load_profile(tenant, event, deadline)
+        stored = await self._load_profile(tenant, event, deadline, execution_id)
         new_user = None
         if isinstance(stored, dict):
             event["user"] = {**user, **stored, "app_metadata": stored.get("app_metadata") or {},
@@ -71,7 +71,7 @@ class TriggerRunner:
             try:
                 names = await self._roles.of(tenant, user["user_id"])
             except Exception as exc:  # noqa: BLE001 - the store failed: as a profile read that failed
-                stored = (PLATFORM_ERROR, f"the user's roles could not be read: {type(exc).__name__}")
+                stored = (PLATFORM_ERROR, f"the user's roles could not be read: {type(exc).__name__}", None)
             else:
                 if names is not None:
                     event = with_roles(event, names)
@@ -99,7 +99,7 @@ class TriggerRunner:
         event.setdefault("request", {})
         event["request"]["query"] = {**query, "state": query.get("state", state)}
         event["request"]["body"] = form
-        stored = await self._load_profile(tenant, event, deadline)
+        stored = await self._load_profile(tenant, event, deadline, record["execution_id"])
         if isinstance(stored, dict):
             event["user"] = {**event["user"], "app_metadata": stored.get("app_metadata") or {},
                              "user_metadata": stored.get("user_metadata") or {}}
@@ -116,17 +116,20 @@ class TriggerRunner:
         if trigger(trigger_id) is None:
             raise not_found(f"The trigger '{trigger_id[:64]}' does not exist.", "invalid_trigger")
 
-    async def _load_profile(self, tenant: str, event: dict[str, Any], deadline: float) -> dict[str, Any] | tuple[str, str] | None:
-        """The stored profile, None when the store does not know the user, or why it could not be read."""
+    async def _load_profile(self, tenant: str, event: dict[str, Any], deadline: float,
+                            execution_id: str) -> dict[str, Any] | tuple[str, str, str | None] | None:
+        """The stored profile, None when the store does not know the user, or why it could not be
+        read: (error class, what the caller is told, what the execution record adds)."""
         try:
-            return await self._writer.read(tenant, event["user"]["user_id"], deadline)
+            return await self._writer.read(tenant, event["user"]["user_id"], deadline, execution_id=execution_id)
         except RateLimited as exc:
-            return RATE_LIMITED, f"the profile could not be read: {exc}"
+            return RATE_LIMITED, f"the profile could not be read: {exc}", exc.detail
         except WriteFailed as exc:
-            return PLATFORM_ERROR, f"the profile could not be read: {exc}"
+            return PLATFORM_ERROR, f"the profile could not be read: {exc}", exc.detail
 
     async def _run(self, tenant: str, trigger_id: str, execution_id: str, flow: Any, event: dict[str, Any],
-                   resume_index: int | None, earlier: Outcome, deadline: float, failed_before: tuple[str, str] | None = None,
+                   resume_index: int | None, earlier: Outcome, deadline: float,
+                   failed_before: tuple[str, str, str | None] | None = None,
                    earlier_actions: list[dict[str, Any]] | None = None, new_user: dict[str, Any] | None = None) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -134,7 +137,7 @@ class TriggerRunner:
         if failed_before is not None:
             response = self._response(execution_id, "failed", earlier, event["user"], [],
                                       {"class": failed_before[0], "action": None, "message": failed_before[1]}, None, None)
-            self._record(tenant, trigger_id, execution_id, response, [], created_at, started)
+            self._record(tenant, trigger_id, execution_id, response, [], created_at, started, detail=failed_before[2])
             return response
         actions_bound = bool(flow.install.get("actions"))
         if actions_bound:
@@ -157,18 +160,21 @@ class TriggerRunner:
         await self._cache.apply(tenant, trigger_id, outcome.cache_set, outcome.cache_delete)
 
         user = event["user"]
+        detail = None  # what the execution record says beyond the caller's error message
         too_big = _metadata_too_big(outcome)
         if too_big:
             status, error = "failed", {"class": "action_error", "action": None, "message": too_big}
         elif outcome.has_metadata or new_user is not None:
             try:
                 stored = await self._writer.write(tenant, user["user_id"], outcome.app_metadata, outcome.user_metadata,
-                                                  deadline, create=new_user)
+                                                  deadline, create=new_user, execution_id=execution_id)
                 user = {**user, "app_metadata": stored.get("app_metadata") or {}, "user_metadata": stored.get("user_metadata") or {}}
             except RateLimited as exc:
                 status, error = "failed", {"class": RATE_LIMITED, "action": None, "message": str(exc)}
+                detail = exc.detail
             except WriteFailed as exc:
                 status, error = "failed", {"class": PLATFORM_ERROR, "action": None, "message": f"the profile write failed: {exc}"}
+                detail = exc.detail
 
         redirect = None
         if status == "redirect":
@@ -184,7 +190,7 @@ class TriggerRunner:
         all_actions = [*(earlier_actions or []), *[_public_action(a) for a in actions]]
         response = self._response(execution_id, status, combined, user, all_actions, error, redirect,
                                   data.get("transaction_metadata"))
-        self._record(tenant, trigger_id, execution_id, response, actions, created_at, started)
+        self._record(tenant, trigger_id, execution_id, response, actions, created_at, started, detail=detail)
         return response
 
     def _response(self, execution_id: str, status: str, outcome: Outcome, user: dict[str, Any],
@@ -214,7 +220,8 @@ class TriggerRunner:
         }
 
     def _record(self, tenant: str, trigger_id: str, execution_id: str, response: dict[str, Any],
-                actions: list[dict[str, Any]], created_at: str, started: float | None = None) -> None:
+                actions: list[dict[str, Any]], created_at: str, started: float | None = None,
+                detail: str | None = None) -> None:
         if self._metrics is not None and started is not None:
             error = response.get("error") or {}
             self._metrics.observe(trigger_id, response["status"], error.get("class"),
@@ -236,9 +243,13 @@ class TriggerRunner:
         record = {"tenant_id": tenant, "id": execution_id, "trigger_id": trigger_id, "status": status,
                   "results": results, "created_at": created_at, "updated_at": now_iso()}
         if response["error"] and not any("error" in r for r in results):
-            # a failure no action's result carries (the write, a destroyed isolate)
+            # a failure no action's result carries (the write, a destroyed isolate); the admin
+            # reading the record also gets the details the caller is not told (the store's address)
+            message = response["error"]["message"]
+            if detail and detail != message:
+                message = f"{message} ({detail})"
             record["results"].append({"action_name": response["error"].get("action"), "error": {
-                "id": response["error"]["class"], "msg": response["error"]["message"], "url": ""}})
+                "id": response["error"]["class"], "msg": message, "url": ""}})
         self._log.record(record)
 
 

@@ -99,7 +99,9 @@ class PostgresProfiles:
         try:
             return await self._store.fetchrow(sql, *args, timeout=timeout)
         except TRANSIENT as exc:
-            raise StoreUnavailable(f"PostgreSQL: {type(exc).__name__}: {exc}") from exc
+            # the caller is told the database failed; which one and how is the operator's (log, record)
+            raise StoreUnavailable("the database is unavailable", f"PostgreSQL: {type(exc).__name__}: {exc}",
+                                   "unavailable") from exc
         except (asyncpg.UntranslatableCharacterError, asyncpg.CharacterNotInRepertoireError) as exc:
             # a NUL character ('\u0000'), which PostgreSQL's text and jsonb cannot hold: retrying
             # cannot help, and the value is not changed behind the caller's back
