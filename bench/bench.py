@@ -7,7 +7,9 @@ Measures, each as the median of --runs repetitions:
   3. the sandbox floor: the standard flow batched into one bare isolate, no HTTP;
   4. lone-trigger latency (one connection, one request at a time) p50/p99, and the driver's
      two-hop floor (one trigger at a time straight into an isolate, no HTTP) for comparison;
-  5. cold start: a deploy of a new version, then the first execution of it;
+  5. cold start: a deploy of a new version, then the first execution of it; the same for an
+     action that requires axios (npm, from a local registry: bench/npm_registry/), with its
+     build time and the lone latency of the flow with it;
   6. RSS per warm isolate (100 tenants' flows warm in one executor) and total RSS;
   7. the egress flow (the standard flow plus one outbound fetch per login to a local upstream,
      bench/upstream.js) at saturation and lone, against the Node reference making the same call.
@@ -42,6 +44,8 @@ from sandbox.isolate import FlowIsolate, Limits, runtime_source  # noqa: E402
 WORKLOAD = ROOT / "bench" / "workload"
 WRITE_HEAVY = ROOT / "bench" / "workload_write_heavy"
 EGRESS = ROOT / "bench" / "workload_egress"
+NPM = ROOT / "bench" / "workload_npm"
+NPM_REGISTRY = ROOT / "bench" / "npm_registry"
 EGRESS_HOST = "risk.bench.example"
 TOKEN = "bench-" + uuid.uuid4().hex
 LUA = ROOT / "bench" / "post_event.lua"
@@ -112,11 +116,13 @@ def wrk(port: int, seconds: float, connections: int, threads: int = 2, delay_ms:
 
 
 class ActionhostServer:
-    def __init__(self, write_heavy: bool, executors: int, upstream: Upstream | None = None) -> None:
+    def __init__(self, write_heavy: bool, executors: int, upstream: Upstream | None = None,
+                 npm_registry: str | None = None) -> None:
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="actionhost-bench-"))
         env = {**os.environ, "ACTIONHOST_ADMIN_TOKEN": TOKEN}
         extra = [] if upstream is None else ["--egress-resolve", f"{EGRESS_HOST}=127.0.0.1:{upstream.port}"]
+        extra += ["--npm-registry", npm_registry] if npm_registry else []
         self.process = subprocess.Popen(
             [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port), "--data-dir", str(self.dir / "data"),
              "--executors", str(executors), "--write-rate", "1000000", "--write-burst", "1000000", *extra],
@@ -146,13 +152,32 @@ class ActionhostServer:
             refs.append({"ref": {"type": "action_name", "value": path.stem}})
         self.call("PATCH", "/api/v2/actions/triggers/post-login/bindings", {"bindings": refs})
 
-    def cold_start(self, times: int = 5) -> tuple[float, float, float]:
+    def add_npm_action(self) -> float:
+        """Create bench/workload_npm's action (axios from the local registry) and bind it after
+        the standard flow; the ms from its create to its status `built`."""
+        path = sorted(NPM.glob("*.js"))[0]
+        index = orjson.loads((NPM_REGISTRY / "index.json").read_bytes())
+        started = time.perf_counter()
+        action = self.call("POST", "/api/v2/actions/actions", {
+            "name": path.stem, "supported_triggers": [{"id": "post-login", "version": "v3"}], "code": path.read_text(),
+            "dependencies": index["dependencies"]})
+        while action["status"] == "pending":
+            time.sleep(0.01)
+            action = self.call("GET", f"/api/v2/actions/actions/{action['id']}")
+        built = time.perf_counter()
+        assert action["status"] == "built", action
+        self.call("POST", f"/api/v2/actions/actions/{action['id']}/deploy")
+        refs = [{"ref": {"type": "action_name", "value": p.stem}} for p in [*files(False), path]]
+        self.call("PATCH", "/api/v2/actions/triggers/post-login/bindings", {"bindings": refs})
+        return (built - started) * 1000
+
+    def cold_start(self, times: int = 5, name: str = "01_expensive_task_once") -> tuple[float, float, float]:
         """Medians of (deploy ms, first execution after it ms, one warm execution ms) for new
-        versions of the first action, over one kept-alive connection (as a login server holds
+        versions of the action `name`, over one kept-alive connection (as a login server holds
         one to actionhost), so a new connection per call is not part of the figure."""
         import http.client
 
-        action = self.call("GET", "/api/v2/actions/actions?actionName=01_expensive_task_once")["actions"][0]
+        action = self.call("GET", f"/api/v2/actions/actions?actionName={name}")["actions"][0]
         event = TEMPLATE.read_text().replace("USERID", "1").encode()
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
         connection.connect()
@@ -323,7 +348,8 @@ def main() -> None:
     for run in range(args.runs):
         for heavy in (False, True):
             label = "write" if heavy else "std"
-            server = ActionhostServer(heavy, executors)
+            registry = None if heavy else local_npm_registry()
+            server = ActionhostServer(heavy, executors, npm_registry=registry.url if registry else None)
             try:
                 wrk(server.port, 3, args.connections)  # warm-up: every isolate built, caches filled
                 sat = wrk(server.port, args.seconds, args.connections)
@@ -344,9 +370,19 @@ def main() -> None:
                     add("cold_deploy_ms", deploy_ms)
                     add("cold_first_ms", first_ms)
                     add("cold_warm_ms", warm_ms)
+                    add("npm_build_ms", server.add_npm_action())
+                    deploy_ms, first_ms, warm_ms = server.cold_start(name=sorted(NPM.glob("*.js"))[0].stem)
+                    add("npm_cold_deploy_ms", deploy_ms)
+                    add("npm_cold_first_ms", first_ms)
+                    add("npm_cold_warm_ms", warm_ms)
+                    lone = wrk(server.port, args.seconds / 2, 1, threads=1)
+                    add("npm_lone_p50", lone["p50"])
+                    add("npm_lone_p99", lone["p99"])
                     add("ah_total_rss_mb", server.rss() / 2**20)
             finally:
                 server.stop()
+                if registry is not None:
+                    registry.__exit__(None, None, None)
             for sync_timeout in (True, False):
                 node = NodeServer(heavy, sync_timeout)
                 try:
@@ -412,6 +448,17 @@ def main() -> None:
     rows.append(("cold start: deploy a new version / first execution after it / total (kept-alive client)",
                  f"{m['cold_deploy_ms']:.1f} ms / {m['cold_first_ms']:.1f} ms / {m['cold_deploy_ms'] + m['cold_first_ms']:.1f} ms"
                  f"  (a warm execution over the same client: {m['cold_warm_ms']:.1f} ms)"))
+    rows.append(("npm: build of an action requiring axios 1.7.8 (26 packages, local registry, create -> built)",
+                 f"{m['npm_build_ms']:.0f} ms"))
+    rows.append(("npm: cold start of that action: deploy / first execution / total (kept-alive client)",
+                 f"{m['npm_cold_deploy_ms']:.1f} ms / {m['npm_cold_first_ms']:.1f} ms / "
+                 f"{m['npm_cold_deploy_ms'] + m['npm_cold_first_ms']:.1f} ms  (warm: {m['npm_cold_warm_ms']:.1f} ms; "
+                 f"total / no-dependency total {(m['npm_cold_deploy_ms'] + m['npm_cold_first_ms']) / (m['cold_deploy_ms'] + m['cold_first_ms']):.1f}x)"
+                 + runs([(a + b) / (c + d) for a, b, c, d in zip(results["npm_cold_deploy_ms"], results["npm_cold_first_ms"],
+                                                                  results["cold_deploy_ms"], results["cold_first_ms"])], ".1f")))
+    rows.append(("npm: lone trigger over HTTP, standard flow + the axios action",
+                 f"p50 {m['npm_lone_p50']:.2f} ms  p99 {m['npm_lone_p99']:.2f} ms  (/ standard flow's lone p50 = "
+                 f"{m['npm_lone_p50'] / m['ah_lone_p50']:.2f}x)" + runs(ratios("npm_lone_p50", "ah_lone_p50"), ".2f")))
     rows.append(("RSS per warm isolate (100 tenants' flows, one executor)",
                  f"{m['rss_per_isolate_mb']:.2f} MiB  (executor total {m['rss_executor_mb']:.0f} MiB; "
                  f"whole server after the run {m['ah_total_rss_mb']:.0f} MiB)"))
@@ -420,6 +467,19 @@ def main() -> None:
           f"figures are medians of {args.runs} run(s), {args.seconds:.0f} s of wrk each, {args.connections} connections")
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
+
+
+def local_npm_registry() -> Any:
+    """The bench's npm registry: bench/npm_registry's tarballs served on loopback (the tests'
+    LocalRegistry), started; stop it with __exit__."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from npm_registry import LocalRegistry
+
+    registry = LocalRegistry().__enter__()
+    for package in orjson.loads((NPM_REGISTRY / "index.json").read_bytes())["packages"]:
+        registry.publish(package["name"], package["version"], {}, dependencies=package["dependencies"],
+                         data=(NPM_REGISTRY / package["file"]).read_bytes())
+    return registry
 
 
 def egress_flow(args: argparse.Namespace, add: Any) -> None:

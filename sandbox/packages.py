@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import OrderedDict
 from pathlib import Path
 
 from . import host_sync
@@ -27,13 +28,36 @@ root: Path | None = None
 FILE_MAX = 16 * 2**20  # larger than any tree the build accepts a single file of
 _KEY = re.compile(r"[0-9a-f]{128}")
 
+# Answers already made, by request: a package directory never changes (it is named by its
+# tarball's hash), so the next isolate of a flow (a redeploy, a recycled isolate) gets its
+# files without the disk, the path checks and the encoding (~0.13 ms a file, 11 ms for axios).
+CACHE_BYTES = 64 * 2**20
+_answers: OrderedDict[bytes, bytes] = OrderedDict()
+_cached_bytes = 0
+
 
 def configure(directory: str | Path | None) -> None:
-    global root
+    global root, _cached_bytes
     root = Path(directory).resolve() if directory else None
+    _answers.clear()
+    _cached_bytes = 0
 
 
 def package_source(payload: bytes) -> bytes:
+    global _cached_bytes
+    known = _answers.get(payload)
+    if known is not None:
+        _answers.move_to_end(payload)
+        return known
+    answer = _read(payload)
+    _answers[payload] = answer
+    _cached_bytes += len(answer)
+    while _cached_bytes > CACHE_BYTES and _answers:
+        _cached_bytes -= len(_answers.popitem(last=False)[1])
+    return answer
+
+
+def _read(payload: bytes) -> bytes:
     if root is None:
         raise SyncCallError("this server has no npm packages")
     try:

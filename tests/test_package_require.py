@@ -303,3 +303,16 @@ def test_the_host_answers_json_text_without_bom_and_refuses_symlinks(tree: Tree,
         host_sync.dispatch("package.source", f"{key}/link.js".encode())
     with pytest.raises(SyncCallError, match="missing from the package cache"):
         host_sync.dispatch("package.source", f"{key}/absent.js".encode())
+
+
+def test_answers_are_kept_per_content_addressed_file_within_a_byte_cap(tree: Tree, monkeypatch) -> None:
+    key = tree.add("node_modules/x", {"a.js": "module.exports = 'a';", "b.js": "module.exports = 'b';"})
+    first = host_sync.dispatch("package.source", f"{key}/a.js".encode())
+    (tree.root / key / "a.js").unlink()  # a package directory never changes: the answer is kept
+    assert host_sync.dispatch("package.source", f"{key}/a.js".encode()) == first
+    monkeypatch.setattr(packages, "CACHE_BYTES", len(first) + 1)
+    host_sync.dispatch("package.source", f"{key}/b.js".encode())  # over the cap: the oldest answer goes
+    with pytest.raises(SyncCallError, match="missing from the package cache"):
+        host_sync.dispatch("package.source", f"{key}/a.js".encode())
+    with pytest.raises(SyncCallError, match="malformed package path"):  # refusals are never kept
+        host_sync.dispatch("package.source", b"zz/a.js")
