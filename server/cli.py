@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from .settings import Settings, add_egress_arguments, add_serve_arguments, egress_from_args, settings_from_args, tls_context
+from .settings import (Settings, add_egress_arguments, add_npm_arguments, add_serve_arguments, egress_from_args,
+                       npm_from_args, settings_from_args, tls_context)
 
 TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
@@ -73,7 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the trigger API's JSON response")
     run.add_argument("--watch", action="store_true", help="run again whenever a file changes")
     run.add_argument("--budget", type=float, default=20.0, help="seconds the execution may take")
+    run.add_argument("--dependency", action="append", default=[], metavar="NAME@VERSION",
+                     help="an npm package the actions require, as in the action's dependencies (repeatable; "
+                          "NAME alone means NAME@latest); installed from --npm-registry into --npm-cache before the run")
+    run.add_argument("--npm-cache", type=Path, default=Path(os.environ.get("ACTIONHOST_NPM_CACHE") or
+                                                           Path.home() / ".cache" / "actionhost" / "npm"),
+                     help="where packages are unpacked (env ACTIONHOST_NPM_CACHE; default ~/.cache/actionhost/npm)")
     add_egress_arguments(run)
+    add_npm_arguments(run)
 
     deploy = sub.add_parser("deploy", help="create/update, deploy and bind the actions of an auth0-deploy-cli directory on a server",
                             description="Apply DIR (auth0-deploy-cli's directory layout: actions/NAME.json + actions/NAME/code.js, "
@@ -140,12 +148,15 @@ def run_actions(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         return run.EXIT_BAD_INPUT
     try:
         egress = egress_from_args(args)
-    except ValueError as exc:
+        registry, limits = npm_from_args(args)
+        dependencies = run.parse_dependencies(args.dependency)
+    except (ValueError, run.BadInput) as exc:
         print(f"actionhost run: {exc}", file=sys.stderr)
         return run.EXIT_BAD_INPUT
     try:
         return asyncio.run(run.main(args.files, args.event, args.secret, args.trigger, args.user_store,
-                                    args.json, args.watch, args.budget, egress))
+                                    args.json, args.watch, args.budget, egress,
+                                    run.Packages(dependencies, args.npm_cache, registry, limits)))
     except KeyboardInterrupt:
         return 0
 

@@ -148,7 +148,10 @@ class Server:
 
 def start_server(data_dir: Path, *extra: str, env: dict[str, str] | None = None, port: int | None = None) -> Server:
     port = port or free_port()
-    environment = {**os.environ, "ACTIONHOST_ADMIN_TOKEN": ADMIN_TOKEN, **(env or {})}
+    # the suite never needs the internet: an action's dependencies go to a closed local port
+    # unless the test gives a registry (--npm-registry, tests/npm_registry.py)
+    environment = {**os.environ, "ACTIONHOST_ADMIN_TOKEN": ADMIN_TOKEN, "ACTIONHOST_NPM_REGISTRY": "http://127.0.0.1:9/",
+                   **(env or {})}
     log = open(data_dir.parent / f"server-{port}.log", "w")
     process = subprocess.Popen(
         [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--data-dir", str(data_dir),

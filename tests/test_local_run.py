@@ -129,3 +129,23 @@ def test_types_are_printed_and_served(server):
     served = httpx.get(server.url + "/api/v2/actions/types.d.ts", timeout=30)
     assert served.status_code == 200
     assert served.content == printed.stdout
+
+
+def test_dependencies_are_installed_from_the_registry_before_the_run(tmp_path, event_file):
+    from npm_registry import LocalRegistry
+
+    path = tmp_path / "with-deps.js"
+    path.write_text("const shout = require('shout'); const { tag } = require('@acme/tags');\n"
+                    "exports.onExecutePostLogin = async (event, api) => { api.idToken.setCustomClaim('k', tag(shout('hi'))); };\n")
+    with LocalRegistry() as registry:
+        registry.publish("shout", "1.0.0", {"index.js": "module.exports = (s) => s.toUpperCase();"})
+        registry.publish("@acme/tags", "2.1.0", {"index.js": "exports.tag = (s) => '#' + s;"})
+        cache = tmp_path / "npm-cache"
+        flags = ["--npm-registry", registry.url, "--npm-cache", str(cache)]
+        result = actionhost("run", str(path), "--event", str(event_file), "--dependency", "shout@1.0.0",
+                            "--dependency", "@acme/tags", "--json", *flags)
+        assert result.returncode == 0, result.stderr
+        assert orjson.loads(result.stdout)["id_token_claims"] == {"k": "#HI"}
+        assert b"2 package(s) ready" in result.stderr
+        missing = actionhost("run", str(path), "--event", str(event_file), "--dependency", "shout@7.0.0", *flags)
+        assert missing.returncode == 2 and b"No version of 'shout' matches '7.0.0'" in missing.stderr

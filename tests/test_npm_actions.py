@@ -249,7 +249,9 @@ async def test_a_build_left_pending_by_a_stop_resumes_and_another_node_unpacks_f
 
 async def test_dependencies_are_validated_in_auth0s_shape(server):
     async with client_for(server) as client:
-        for bad in ("axios", [{"version": "1"}], [{"name": 1}], [{"name": "x", "version": 2}]):
+        for bad in ("axios", [{"version": "1"}], [{"name": 1}], [{"name": "x", "version": 2}], [{"name": "../etc"}],
+                    [{"name": "Has Space"}], [{"name": "x", "version": "1" * 300}], [{"name": "x"}, {"name": "x"}],
+                    [{"name": f"p{i}"} for i in range(101)]):
             r = await client.post("/api/v2/actions/actions", json={
                 "name": f"bad-{uuid.uuid4().hex[:6]}", "supported_triggers": [{"id": "post-login", "version": "v3"}],
                 "code": "exports.onExecutePostLogin = async () => {};", "dependencies": bad})

@@ -120,7 +120,8 @@ def test_the_packages_real_actions_use_work_unmodified(upstream, tmp_path):  # n
     trust = tmp_path / "trust.pem"
     trust.write_bytes(Path(upstream.ca_file).read_bytes() + ca.cert_pem.bytes())
     srv = start_tls_server(tmp_path / "data", *upstream.server_flags()[2:], "--egress-ca-file", str(trust),
-                           "--egress-resolve", f"actions.test=127.0.0.1:{port}", names=("actions.test",), port=port, ca=ca)
+                           "--egress-resolve", f"actions.test=127.0.0.1:{port}",
+                           "--npm-registry", "https://registry.npmjs.org/", names=("actions.test",), port=port, ca=ca)
     try:
         client = create_client(srv, ["read:users", "update:users"])
         private, public = rsa_pair()

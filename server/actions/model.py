@@ -9,6 +9,8 @@ from typing import Any
 
 from ..errors import bad_request
 from ..flows.catalogue import trigger
+from ..npm import BuildError
+from ..npm.build import MAX_DECLARED, check_name
 
 NAME_MAX = 256
 SECRET_NAME_MAX = 128
@@ -69,11 +71,22 @@ def code(value: Any, limits: Limits) -> str:
 def dependencies(value: Any) -> list[dict[str, str]]:
     if not isinstance(value, list):
         raise bad_request("Payload validation error: 'dependencies' must be a list")
+    if len(value) > MAX_DECLARED:
+        raise bad_request(f"Payload validation error: at most {MAX_DECLARED} dependencies")
     out = []
     for item in value:
         if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not isinstance(item.get("version", ""), str):
             raise bad_request("Payload validation error: a dependency must be {name, version} strings")
-        out.append({"name": item["name"], "version": item.get("version", "latest")})
+        try:
+            check_name(item["name"])
+        except BuildError as exc:
+            raise bad_request(f"Payload validation error: {exc.message}") from None
+        version = item.get("version") or "latest"
+        if len(version) > 256 or not version.isprintable():
+            raise bad_request(f"Payload validation error: the version of '{item['name']}' must be a version, a range or a dist-tag")
+        if any(d["name"] == item["name"] for d in out):
+            raise bad_request(f"Payload validation error: the dependency '{item['name']}' is declared more than once")
+        out.append({"name": item["name"], "version": version})
     return out
 
 

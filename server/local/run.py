@@ -12,6 +12,7 @@ import tempfile
 import time
 from importlib import resources
 from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -23,6 +24,7 @@ from ..flows.catalogue import trigger
 from ..flows.execution_log import ExecutionLog
 from ..flows.redirect_states import RedirectStates
 from ..flows.trigger_runner import TriggerRunner
+from ..npm import BuildError, NpmLimits, PackageCache, Registry, RegistryConfig, build_tree, manifest
 from ..profiles.rate_limit import TokenBucketLimiter
 from ..profiles.sqlite_profiles import SqliteProfiles
 from ..profiles.writer import ProfileWriter
@@ -35,6 +37,41 @@ EXIT_OK, EXIT_REFUSED, EXIT_BAD_INPUT = 0, 1, 2
 
 class BadInput(Exception):
     """Something the user gave cannot be run; the message names the file and the position."""
+
+
+@dataclass
+class Packages:
+    """`--dependency` packages: installed into `cache` from `registry` once, before the runs."""
+    dependencies: list[dict[str, str]]
+    cache: Path
+    registry: RegistryConfig = field(default_factory=RegistryConfig)
+    limits: NpmLimits = field(default_factory=NpmLimits)
+
+    async def install(self) -> dict[str, Any] | None:
+        if not self.dependencies:
+            return None
+        started = time.perf_counter()
+        try:
+            async with Registry(self.registry) as registry:
+                tree = await build_tree(self.dependencies, registry, PackageCache(self.cache), self.limits)
+        except BuildError as exc:
+            raise BadInput(f"--dependency: {exc.message}") from None
+        print(f"actionhost run: {len(tree['packages'])} package(s) ready in {self.cache} "
+              f"({time.perf_counter() - started:.1f} s)", file=sys.stderr, flush=True)
+        return manifest(tree)
+
+
+def parse_dependencies(given: list[str]) -> list[dict[str, str]]:
+    """NAME@VERSION (a scoped @scope/name@1.2.3 too); NAME alone is NAME@latest."""
+    out = []
+    for item in given:
+        name, at, version = item.rpartition("@")
+        if not at or not name:  # no version, or only a scope's @
+            name, version = item, "latest"
+        if not name:
+            raise BadInput(f"--dependency {item!r}: give NAME@VERSION, e.g. axios@1.7.8")
+        out.append({"name": name, "version": version or "latest"})
+    return out
 
 
 def sample_event() -> str:
@@ -106,13 +143,16 @@ def _position(message: str) -> str:
 
 
 async def run_once(files: list[Path], event: dict[str, Any], secrets: dict[str, str], trigger_id: str,
-                   user_store: Path | None, budget: float, sandbox: Sandbox) -> dict[str, Any]:
+                   user_store: Path | None, budget: float, sandbox: Sandbox,
+                   packages: dict[str, Any] | None = None) -> dict[str, Any]:
     known = trigger(trigger_id)
     if known is None:
         raise BadInput(f"--trigger {trigger_id}: unknown trigger")
     actions = await compile_files(sandbox, files)
     for action in actions:
         action["secrets"] = secrets
+        if packages:
+            action["packages"] = packages
     key = "local:" + str(time.monotonic_ns())  # every run loads the files afresh
     flow = Flow(key, known.job_kind, {"actions": actions})
     with tempfile.TemporaryDirectory(prefix="actionhost-run-") as scratch:
@@ -185,9 +225,16 @@ def exit_status(response: dict[str, Any]) -> int:
 
 
 async def main(files: list[str], event_path: str, secrets: list[str], trigger_id: str, user_store: str | None,
-               as_json: bool, watch: bool, budget: float, egress: EgressConfig | None = None) -> int:
+               as_json: bool, watch: bool, budget: float, egress: EgressConfig | None = None,
+               packages: Packages | None = None) -> int:
     paths = [Path(f) for f in files]
-    sandbox = Sandbox(SupervisorSettings(executors=1, pin=False, egress=egress or EgressConfig()))
+    try:
+        installed = await packages.install() if packages else None
+    except BadInput as exc:
+        print(f"actionhost run: {exc}", file=sys.stderr, flush=True)
+        return EXIT_BAD_INPUT
+    sandbox = Sandbox(SupervisorSettings(executors=1, pin=False, egress=egress or EgressConfig(),
+                                         package_root=str(packages.cache.resolve()) if installed else None))
     await sandbox.start()
     try:
         last_seen: dict[Path, float] = {}
@@ -196,7 +243,7 @@ async def main(files: list[str], event_path: str, secrets: list[str], trigger_id
             try:
                 event = load_event(event_path)
                 response = await run_once(paths, event, parse_secrets(secrets), trigger_id,
-                                          Path(user_store) if user_store else None, budget, sandbox)
+                                          Path(user_store) if user_store else None, budget, sandbox, installed)
                 print(orjson.dumps(response, option=orjson.OPT_INDENT_2).decode() if as_json else render(response), flush=True)
                 status = exit_status(response)
             except BadInput as exc:

@@ -29,6 +29,8 @@ from .cache import Budget, NpmLimits, PackageCache, is_key, tarball_key
 from .errors import BuildError
 from .registry import Registry
 
+MAX_DECLARED = 100  # dependencies one action may declare
+
 TREE_FORMAT = 1
 FETCHES = 8  # tarballs fetched at once
 _ARCH = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine().lower(), platform.machine())
@@ -107,7 +109,7 @@ async def _resolve(dependencies: list[dict[str, str]], registry: Registry, limit
         if dep["name"] in seen:
             raise BuildError("invalid_dependency", f"The dependency '{dep['name']}' is declared more than once.")
         seen.add(dep["name"])
-        _check_name(dep["name"])
+        check_name(dep["name"])
         registry.packument(dep["name"])  # fetched at once, all together
     edges: deque[tuple[str, str, str, bool]] = deque(("", d["name"], d["version"] or "latest", False) for d in dependencies)
     while edges:
@@ -208,7 +210,7 @@ async def _pick(registry: Registry, name: str, spec: str, declared: bool) -> dic
     return meta
 
 
-def _check_name(name: str) -> None:
+def check_name(name: str) -> None:
     # npm's rules for a package name: at most 214 characters, URL-safe, @scope/name (upper
     # case only in old packages, which npm still installs)
     body = name[1:] if name.startswith("@") else name
