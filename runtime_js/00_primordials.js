@@ -187,6 +187,7 @@ const StringFromCodePoint = String.fromCodePoint;
 const ArrayPrototypePop = uncurryThis(Array.prototype.pop);
 const SymbolIterator = Symbol.iterator;
 const SymbolToStringTag = Symbol.toStringTag;
+const SymbolToPrimitive = Symbol.toPrimitive;
 const MathRandom = Math.random;
 const Uint8ArrayCtor = Uint8Array;
 const ArrayBufferIsView = ArrayBuffer.isView;

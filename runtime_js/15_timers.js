@@ -16,7 +16,7 @@ function addTimer(fn, delay, args, repeat) {
   if (!(ms >= 1) || !NumberIsFinite(ms)) ms = repeat ? 1 : 0;
   const id = ++timerSeq;
   owner.timerCount++;
-  timers.set(id, { at: DateNow() + ms, fn, args, repeat: repeat ? ms : 0, owner });
+  timers.set(id, { at: DateNow() + ms, fn, args, repeat: repeat ? ms : 0, delay: ms, owner });
   // set outside a step (in a microtask): the host must learn when to take the next step
   notifyHost();
   return id;
@@ -73,12 +73,48 @@ function defineGlobalFunction(name, fn) {
   }
 }
 
-defineGlobalFunction("setTimeout", function setTimeout(fn, delay, ...args) { return addTimer(fn, delay, args, false); });
-defineGlobalFunction("setInterval", function setInterval(fn, delay, ...args) { return addTimer(fn, delay, args, true); });
-defineGlobalFunction("setImmediate", function setImmediate(fn, ...args) { return addTimer(fn, 0, args, false); });
-defineGlobalFunction("clearTimeout", function clearTimeout(id) { clearTimer(id); });
-defineGlobalFunction("clearInterval", function clearInterval(id) { clearTimer(id); });
-defineGlobalFunction("clearImmediate", function clearImmediate(id) { clearTimer(id); });
+// What the globals return, as Node's do: a Timeout (an Immediate for setImmediate) with ref/
+// unref/hasRef/refresh/close, whose primitive value is the timer's id, so `clearTimeout(+t)`,
+// `clearTimeout(t)` and libraries' `setTimeout(...).unref()` all work. A timer never keeps an
+// execution alive here (it dies with it), so ref/unref only change what hasRef() says.
+class Timeout {
+  #id;
+  #refed = true;
+  constructor(id) { this.#id = id; }
+  static idOf(value) { return value !== null && typeof value === "object" && #id in value ? value.#id : NumberCtor(value); }
+  ref() { this.#refed = true; return this; }
+  unref() { this.#refed = false; return this; }
+  hasRef() { return this.#refed; }
+  refresh() {
+    const t = timers.get(this.#id);
+    if (t !== undefined) t.at = DateNow() + (t.repeat || t.delay);
+    return this;
+  }
+  close() { clearTimer(this.#id); return this; }
+  [SymbolToPrimitive]() { return this.#id; }
+}
+
+class Immediate {
+  #id;
+  #refed = true;
+  constructor(id) { this.#id = id; }
+  static idOf(value) { return value !== null && typeof value === "object" && #id in value ? value.#id : NaN; }
+  ref() { this.#refed = true; return this; }
+  unref() { this.#refed = false; return this; }
+  hasRef() { return this.#refed; }
+}
+
+function timerId(value) {
+  const immediate = Immediate.idOf(value);
+  return immediate === immediate ? immediate : Timeout.idOf(value); // NaN: not an Immediate
+}
+
+defineGlobalFunction("setTimeout", function setTimeout(fn, delay, ...args) { return new Timeout(addTimer(fn, delay, args, false)); });
+defineGlobalFunction("setInterval", function setInterval(fn, delay, ...args) { return new Timeout(addTimer(fn, delay, args, true)); });
+defineGlobalFunction("setImmediate", function setImmediate(fn, ...args) { return new Immediate(addTimer(fn, 0, args, false)); });
+defineGlobalFunction("clearTimeout", function clearTimeout(id) { clearTimer(timerId(id)); });
+defineGlobalFunction("clearInterval", function clearInterval(id) { clearTimer(timerId(id)); });
+defineGlobalFunction("clearImmediate", function clearImmediate(id) { clearTimer(timerId(id)); });
 defineGlobalFunction("queueMicrotask", function queueMicrotask(fn) {
   if (typeof fn !== "function") throw new TypeErrorCtor('The "callback" argument must be of type function');
   const owner = activeExecution();

@@ -202,6 +202,7 @@ function defineLazyGlobal(name, build) {
 }
 defineLazyGlobal("process", () => requireBuiltin("process"));
 defineLazyGlobal("Buffer", () => requireBuiltin("buffer").Buffer);
+defineLazyGlobal("performance", () => requireBuiltin("perf_hooks").performance);
 defineNodeGlobal("global", globalThis);
 
 // ---- aliases ---------------------------------------------------------------------------------
