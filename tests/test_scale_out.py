@@ -229,3 +229,27 @@ async def test_killing_one_node_under_load_loses_no_acknowledged_write(shared_se
             stored = set(r.json()["app_metadata"])
             missing = [k for u, k in acknowledged if u == user and f"k_{k}" not in stored]
             assert not missing, f"acknowledged writes lost for user {user}: {missing[:5]}"
+
+
+async def test_a_node_that_did_not_build_an_action_runs_its_npm_tree_from_the_database(shared_services, nodes):
+    from npm_registry import LocalRegistry
+
+    env, _ = shared_services
+    with LocalRegistry() as registry:
+        registry.publish("shout", "1.0.0", {"index.js": "module.exports = (s) => s.toUpperCase() + '!';"})
+        builder = nodes(env, "--npm-registry", registry.url)
+        runner = nodes(env)  # its registry is a closed port: everything must come from PostgreSQL
+        async with client_for(builder) as ca, client_for(runner) as cb:
+            code = "exports.onExecutePostLogin = async (e, api) => { api.idToken.setCustomClaim('s', require('shout')('pg')); };"
+            r = await ca.post("/api/v2/actions/actions", json={
+                "name": "with-deps", "supported_triggers": [{"id": "post-login", "version": "v3"}], "code": code,
+                "dependencies": [{"name": "shout", "version": "1.0.0"}], "deploy": True})
+            assert r.status_code == 201 and r.json()["status"] == "built", r.text
+            r = await ca.patch("/api/v2/actions/triggers/post-login/bindings",
+                               json={"bindings": [{"ref": {"type": "action_name", "value": "with-deps"}}]})
+            assert r.status_code == 200, r.text
+            await asyncio.sleep(1.0)  # the runner hears of the deploy
+            fetched = len(registry.requests)
+            r = await cb.post("/triggers/post-login/execute", json={"event": workload_event("pg-npm")})
+            assert r.status_code == 200 and r.json()["id_token_claims"] == {"s": "PG!"}, r.text
+            assert len(registry.requests) == fetched
