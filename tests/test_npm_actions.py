@@ -286,3 +286,20 @@ async def test_actionhost_deploy_and_export_carry_dependencies_and_wait_for_the_
         **json.loads((source / "actions" / "with-deps.json").read_text()), "dependencies": [{"name": "ghost-pkg", "version": "1.0.0"}]}))
     failed = await asyncio.to_thread(cli, "deploy", str(source))
     assert failed.returncode == 1 and "does not build" in failed.stdout + failed.stderr and "ghost-pkg" in failed.stdout + failed.stderr
+
+
+async def test_a_later_edit_supersedes_a_build_in_progress(server, registry):
+    async with client_for(server) as client:
+        registry.stall = threading.Event()
+        try:
+            code = "exports.onExecutePostLogin = async (e, api) => { api.idToken.setCustomClaim('s', require('shout')('v')); };"
+            action = await create(client, code, [{"name": "shout", "version": "1.0.0"}])
+            r = await client.patch(f"/api/v2/actions/actions/{action['id']}", json={"dependencies": [{"name": "shout", "version": "1.1.0"}]})
+            assert r.json()["status"] == "pending"
+        finally:
+            registry.stall.set()
+            registry.stall = None
+        built = await settled(client, action["id"])
+        assert built["status"] == "built" and built["dependencies"] == [{"name": "shout", "version": "1.1.0"}]
+        await deploy_and_bind(client, built)
+        assert (await login(client))["id_token_claims"]["s"] == "V (1.1)"
