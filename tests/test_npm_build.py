@@ -291,3 +291,12 @@ async def test_a_node_that_did_not_build_the_tree_unpacks_it_from_the_stored_tar
     with pytest.raises(BuildError) as caught:
         await ensure_unpacked(tree, PackageCache(tmp_path / "third"), from_store)
     assert caught.value.code == "package_missing"
+
+
+async def test_a_packument_naming_a_dependency_outside_node_modules_is_refused(registry, tmp_path):
+    registry.publish("sneaky", "1.0.0", {"index.js": ""}, dependencies={"../../escape": "1.0.0"})
+    registry.publish("sneaky-optional", "1.0.0", {"index.js": ""}, optionalDependencies={"../x": "1.0.0"})
+    error = await failure(registry, tmp_path, {"sneaky": "1.0.0"})
+    assert error.code == "invalid_dependency" and "'../../escape' is not a valid npm package name" in error.message
+    assert versions(await build(registry, tmp_path, {"sneaky-optional": "1.0.0"})) == {"node_modules/sneaky-optional": "1.0.0"}
+    assert not any(".." in r for r in registry.requests)

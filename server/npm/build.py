@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import itertools
 import platform
 from collections import deque
 from dataclasses import dataclass, field
@@ -114,6 +115,12 @@ async def _resolve(dependencies: list[dict[str, str]], registry: Registry, limit
     edges: deque[tuple[str, str, str, bool]] = deque(("", d["name"], d["version"] or "latest", False) for d in dependencies)
     while edges:
         origin, name, spec, optional = edges.popleft()
+        try:
+            check_name(name)  # a packument's dependency names become install paths
+        except BuildError:
+            if optional:
+                continue
+            raise
         target = _place(placed, origin, name, spec)
         if target is None:
             continue
@@ -131,6 +138,7 @@ async def _resolve(dependencies: list[dict[str, str]], registry: Registry, limit
         if len(placed) > limits.max_packages:
             raise BuildError("package_too_large", f"The dependencies need more than {limits.max_packages} packages "
                                                   "(the limit of an action's npm tree).")
+        queued = len(edges)
         bundled = meta.get("bundleDependencies") or meta.get("bundledDependencies") or []
         bundled = set(bundled) if isinstance(bundled, list) else set(_edges(meta, "dependencies")) if bundled is True else set()
         peer_meta = meta.get("peerDependenciesMeta") if isinstance(meta.get("peerDependenciesMeta"), dict) else {}
@@ -138,12 +146,13 @@ async def _resolve(dependencies: list[dict[str, str]], registry: Registry, limit
         for dep_name, dep_spec in sorted({**_edges(meta, "dependencies"), **optional_deps}.items()):
             if dep_name not in bundled:
                 edges.append((target, dep_name, dep_spec, optional or dep_name in optional_deps))
-                registry.packument(dep_name)
         for dep_name, dep_spec in sorted(_edges(meta, "peerDependencies").items()):
             if not (peer_meta.get(dep_name) or {}).get("optional") and dep_name not in bundled:
                 # beside the dependent, where it can see it: from the dependent's parent
                 edges.append((_parent(target), dep_name, dep_spec, optional))
-                registry.packument(dep_name)
+        for _, dep_name, _, _ in itertools.islice(edges, queued, None):
+            if _valid_name(dep_name):
+                registry.packument(dep_name)  # fetched while the queue ahead is resolved
     return placed
 
 
@@ -220,6 +229,14 @@ def check_name(name: str) -> None:
         for part in ([scope, rest] if name.startswith("@") else [rest]))
     if not ok:
         raise BuildError("invalid_dependency", f"'{name[:214]}' is not a valid npm package name.")
+
+
+def _valid_name(name: str) -> bool:
+    try:
+        check_name(name)
+    except BuildError:
+        return False
+    return True
 
 
 def _check_platform(name: str, meta: dict[str, Any]) -> None:
