@@ -73,7 +73,7 @@ const DENIED_MODULES = {
   _tls_common: NO_SOCKETS, _tls_wrap: NO_SOCKETS, _stream_wrap: NO_SOCKETS, _http_server: NO_SOCKETS,
   vm: NO_INTERNALS, v8: NO_INTERNALS, inspector: NO_INTERNALS, "inspector/promises": NO_INTERNALS, module: NO_INTERNALS,
   repl: NO_INTERNALS, trace_events: NO_INTERNALS, wasi: NO_INTERNALS,
-  tty: NO_TERMINAL, readline: NO_TERMINAL, "readline/promises": NO_TERMINAL,
+  readline: NO_TERMINAL, "readline/promises": NO_TERMINAL,
   "path/win32": "actions run on Linux: use path or path/posix",
   async_hooks: NOT_YET, domain: NOT_YET, constants: NOT_YET, diagnostics_channel: NOT_YET, "stream/web": NOT_YET,
   "stream/consumers": NOT_YET, crypto: NOT_YET, zlib: NOT_YET, http: NOT_YET, https: NOT_YET, _http_agent: NOT_YET,
@@ -171,6 +171,15 @@ const runtimeTimers = {
 };
 
 // What the vendored modules need of the runtime (an action's require refuses "internal/").
+// `tty`: an action has no terminal, so no descriptor is one (libraries such as `debug` and
+// `supports-color` ask at load time); its stream classes cannot be opened, as on a descriptor
+// that is not a terminal.
+registerBuiltin("tty", () => {
+  function noTerminal() { throw codedError(ErrorCtor, "TTY initialization failed: actions have no terminal", "ERR_TTY_INIT_FAILED"); }
+  return { isatty: function isatty(fd) { return false; }, ReadStream: function ReadStream() { noTerminal(); },
+           WriteStream: function WriteStream() { noTerminal(); } };
+});
+
 registerBuiltin("internal/runtime", () => ({
   URL, URLSearchParams, nextTick, startedAt: RUNTIME_STARTED,
   setTimeout: runtimeTimers.setTimeout, clearTimeout: runtimeTimers.clearTimeout,

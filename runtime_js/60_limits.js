@@ -29,6 +29,8 @@ function countingConstructor(Original, bytesOf) {
     if (key === "prototype" || key === "length" || key === "name" || key === SymbolCtor.species) continue;
     ObjectDefineProperty(twin, key, ReflectGetOwnPropertyDescriptor(Original, key));
   }
+  // statics a constructor inherits (Uint8Array.from/of from %TypedArray%) stay reachable
+  ObjectSetPrototypeOf(twin, ObjectGetPrototypeOf(Original));
   ObjectDefineProperty(twin, "name", { value: Original.name });
   ObjectDefineProperty(twin, "length", { value: Original.length });
   ObjectDefineProperty(twin, "prototype", { value: Original.prototype, writable: false });
