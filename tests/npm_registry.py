@@ -103,6 +103,8 @@ class LocalRegistry:
         registry = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as registries answer
+
             def log_message(self, *args: Any) -> None:
                 pass
 

@@ -84,11 +84,15 @@ class DependencyBuilds:
         try:
             async with Registry(self._registry) as registry:
                 tree = await asyncio.wait_for(build_tree(dependencies, registry, self.cache, self._limits), BUILD_TIMEOUT)
+            stored = []
             for package in tree["packages"].values():
                 data = self.cache.tarball(package["key"])
                 if data is None:
                     raise BuildError("package_missing", f"The tarball of {package['name']}@{package['version']} left the cache.")
-                await self._repo.put_tarball(tenant, package["key"], data)
+                stored.append(self._repo.put_tarball(tenant, package["key"], data))
+            # together: the store's writer commits them as one group (one by one, 26 tarballs
+            # took ~1 s of commits on SQLite)
+            await asyncio.gather(*stored)
             outcome: dict[str, Any] = {"status": "built", "errors": [], "tree": tree}
         except BuildError as exc:
             outcome = {"status": "failed", "errors": [exc.entry()], "tree": None}
