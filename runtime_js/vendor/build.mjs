@@ -34,6 +34,7 @@ const MODULES = {
   timers: [null, "own/timers.js"],
   perf_hooks: [null, "own/perf_hooks.js"],
   url: [null, "own/url.js"],
+  diagnostics_channel: [null, "own/diagnostics_channel.js"],
 };
 
 // resolved by the runtime's require for vendored code, never bundled
