@@ -121,7 +121,7 @@ def add_npm_arguments(parser: argparse.ArgumentParser) -> None:
 
     flag("npm-registry", str, registry.url, "npm registry (or mirror) actions' dependencies are fetched from at "
          "build time; its token comes from ACTIONHOST_NPM_TOKEN", "URL")
-    flag("npm-max-tree-size", parse_size, "64MiB", "unpacked size of one action's dependency tree")
+    flag("npm-max-tree-size", parse_size, "256MiB", "unpacked size of one action's dependency tree")
     flag("npm-max-files", int, limits.tree_max_files, "files in one action's dependency tree")
     flag("npm-max-packages", int, limits.max_packages, "packages in one action's dependency tree")
 

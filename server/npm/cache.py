@@ -29,7 +29,8 @@ from .errors import BuildError
 
 @dataclass(frozen=True)
 class NpmLimits:
-    tree_max_bytes: int = 64 * 2**20  # unpacked size of an action's whole tree
+    # unpacked size of an action's whole tree: aws-sdk v2 alone is 98 MiB, googleapis 113 MiB
+    tree_max_bytes: int = 256 * 2**20
     tree_max_files: int = 10_000
     max_packages: int = 500
     file_max_bytes: int = 16 * 2**20  # sandbox/packages.py's FILE_MAX
