@@ -418,6 +418,33 @@ async def test_a_tenant_waiting_on_its_write_limit_holds_no_slot_another_tenant_
     assert writer.slots.in_use == {} and writer.slots.waiting() == 0
 
 
+class CountingLimiter(TokenBucketLimiter):
+    def __init__(self, rate: float, burst: int) -> None:
+        super().__init__(rate, burst)
+        self.calls = 0
+
+    async def try_acquire(self, tenant: str):
+        self.calls += 1
+        return await super().try_acquire(tenant)
+
+
+async def test_a_tenants_writes_waiting_for_tokens_ask_the_limiter_one_at_a_time(store, writer_for):
+    """Twenty writes over the limit (10/s): one of them at a time asks the bucket, so the limiter
+    is asked about twice per write let through, not by every waiter every few ms."""
+    for i in range(20):
+        seeded_user(store, f"auth0|a{i}")
+    limiter = CountingLimiter(10.0, 1)
+    writer = await writer_for(store, limiter=limiter)
+    flood = [asyncio.create_task(writer.write("A", f"auth0|a{i}", {"k": 1}, {}, deadline(10))) for i in range(20)]
+    while len(store.applied) < 6:
+        await asyncio.sleep(0.01)
+    for task in flood:
+        task.cancel()
+    await asyncio.gather(*flood, return_exceptions=True)
+    assert limiter.calls <= 2 * len(store.applied) + 3, (limiter.calls, len(store.applied))
+    assert writer._admission == {}  # nothing left behind per tenant
+
+
 async def test_a_tenant_waiting_out_the_stores_429s_holds_no_slot_another_tenant_needs(store, writer_for):
     """The store refuses tenant A's users (429, reset 2 s ahead); A has six writes waiting that
     out. Tenant B's write reaches the store before any of A's retries."""
@@ -449,8 +476,8 @@ async def test_a_freed_slot_goes_round_robin_between_tenants(store, writer_for):
     store.default["PATCH"] = slow_ok
     writer = await writer_for(store, slots=1)
     flood = [asyncio.create_task(writer.write("A", f"auth0|a{i}", {"k": 1}, {}, deadline(10))) for i in range(5)]
-    while writer.slots.waiting("A") < 4:
-        await asyncio.sleep(0.005)
+    while not (store.arrivals() and writer.slots.waiting("A")):
+        await asyncio.sleep(0.005)  # A's first write is in flight, the next one waiting for the slot
     b = asyncio.create_task(writer.write("B", "auth0|b", {"k": 1}, {}, deadline(10)))
     await asyncio.gather(b, *flood)
     order = store.arrivals()

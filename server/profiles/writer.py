@@ -8,7 +8,8 @@ retry after a lost response rewrites the same values.
 
 Never starving another tenant: writes reach the store through a few shared slots (write_slots.py),
 handed out round robin per tenant, and no wait (the Write-User limit, a 429's reset, a backoff)
-is spent holding one."""
+is spent holding one; a tenant's writes waiting for its Write-User tokens queue behind each other
+instead of each polling the limiter."""
 
 from __future__ import annotations
 
@@ -68,6 +69,10 @@ class ProfileWriter:
         # beyond the limit. The store says how many it takes at once: a few for a connection
         # pool or a remote API, a whole group commit for the embedded SQLite writer
         self.slots = FairSlots(concurrent_writes or store.write_concurrency)
+        # per tenant, the writes waiting for a Write-User token queue here, so that one of them
+        # at a time asks the limiter (a flood of waiters each polling the bucket cost the front
+        # end enough CPU to slow every other tenant's logins)
+        self._admission: dict[str, tuple[asyncio.Lock, list[int]]] = {}
         self.writes = 0
         self.retries_429 = 0
         self.calls: Counter[str] = Counter()  # store calls by outcome (ok, rate_limited, timeout, ...)
@@ -117,26 +122,43 @@ class ProfileWriter:
             raise RateLimited("the execution budget ran out while waiting for a write slot")
 
     async def _admit(self, tenant: str, deadline: float) -> None:
-        """Take a slot and one Write-User token, waiting (without the slot) for a token while the
-        budget allows; returns holding the slot. The token is taken right before the write
+        """Take a slot and one Write-User token, waiting (without the slot, behind the tenant's
+        earlier writes) for a token while the budget allows; returns holding the slot. The token is taken right before the write
         (not reserved for a slot later), so writes delayed by a busy loop cannot bunch up
         beyond the limit at the store."""
         loop = asyncio.get_running_loop()
-        while True:
-            await self._slot(tenant, deadline)
+        lock, users = self._admission.setdefault(tenant, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
             try:
-                decision = await self.limiter.try_acquire(tenant)
-            except BaseException:
-                self.slots.release(tenant)
-                raise
-            if decision.allowed:
-                return
-            self.slots.release(tenant)  # other tenants' writes go ahead meanwhile
-            if loop.time() + decision.wait > deadline:
-                raise RateLimited(f"the tenant's write rate limit leaves no room within the execution budget "
-                                  f"(next write in {decision.wait:.2f}s)")
-            pause = decision.wait + random.uniform(0, decision.wait)  # spread the waiters out
-            await asyncio.sleep(min(pause, max(0.0, deadline - loop.time())))
+                async with asyncio.timeout(max(0.0, deadline - loop.time())):
+                    await lock.acquire()
+            except TimeoutError:
+                raise RateLimited("the tenant's write rate limit leaves no room within the execution budget "
+                                  "(the tenant's earlier writes are still waiting for it)") from None
+            try:
+                while True:
+                    await self._slot(tenant, deadline)
+                    try:
+                        decision = await self.limiter.try_acquire(tenant)
+                    except BaseException:
+                        self.slots.release(tenant)
+                        raise
+                    if decision.allowed:
+                        return
+                    self.slots.release(tenant)  # other tenants' writes go ahead meanwhile
+                    if loop.time() + decision.wait > deadline:
+                        raise RateLimited(f"the tenant's write rate limit leaves no room within the execution budget "
+                                          f"(next write in {decision.wait:.2f}s)")
+                    # a little jitter: nodes sharing one bucket (Redis) do not ask at the same instant
+                    pause = decision.wait + random.uniform(0, decision.wait / 10)
+                    await asyncio.sleep(min(pause, max(0.0, deadline - loop.time())))
+            finally:
+                lock.release()
+        finally:
+            users[0] -= 1
+            if users[0] == 0:
+                del self._admission[tenant]
 
     async def _retrying(self, call: str, tenant: str, execution_id: str | None, deadline: float,
                         attempt_call: Callable[[float], Awaitable[T]], slotted: bool = False, holding: bool = False) -> T:
