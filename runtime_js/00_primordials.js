@@ -59,6 +59,7 @@ const DatePrototypeToISOString = uncurryThis(Date.prototype.toISOString);
 
 const ErrorCtor = Error;
 const TypeErrorCtor = TypeError;
+const SyntaxErrorCtor = SyntaxError;
 const RangeErrorCtor = RangeError;
 const ErrorCaptureStackTrace = Error.captureStackTrace;
 

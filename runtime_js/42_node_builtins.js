@@ -212,6 +212,7 @@ function defineLazyGlobal(name, build) {
 defineLazyGlobal("process", () => requireBuiltin("process"));
 defineLazyGlobal("Buffer", () => requireBuiltin("buffer").Buffer);
 defineLazyGlobal("performance", () => requireBuiltin("perf_hooks").performance);
+defineLazyGlobal("structuredClone", () => requireBuiltin("internal/structured_clone"));
 defineNodeGlobal("global", globalThis);
 
 // ---- aliases ---------------------------------------------------------------------------------

@@ -72,8 +72,9 @@ function cjsImpl() {
       ArrayIsArray, ArrayPrototypeIndexOf, ArrayPrototypeJoin, ArrayPrototypePop, ArrayPrototypePush, ErrorCtor, JSONParse,
       JSONStringify, ObjectCreate, ObjectDefineProperty, ObjectFreeze, ObjectKeys, ObjectPrototypeHasOwnProperty, ReflectApply,
       RegExpPrototypeTest, SafeMap, StringCtor, StringPrototypeCharCodeAt, StringPrototypeIndexOf, StringPrototypeReplace,
-      StringPrototypeSlice, StringPrototypeSplit, StringPrototypeStartsWith, TypeErrorCtor, asciiText, builtinFor,
-      compileModule, describeReceived, hostSync, isBuiltinName, nodeError,
+      StringPrototypeSlice, StringPrototypeSplit, StringPrototypeStartsWith, SyntaxErrorCtor, TypeErrorCtor, asciiText,
+      builtinFor, compileModule, describeReceived, esmToCjs: () => requireBuiltin("internal/esm_to_cjs"), hostSync,
+      isBuiltinName, nodeError,
     });
   }
   return cjsLoaded;

@@ -236,21 +236,56 @@ async def test_builtins_win_and_library_stand_ins(tree: Tree) -> None:
     assert got["ownNode"]["code"] == "ERR_ACCESS_DENIED"
 
 
-async def test_esm_and_native_addons_are_refused_naming_the_package(tree: Tree) -> None:
-    tree.add("node_modules/esm-only", {"package.json": {"name": "esm-only", "version": "5.0.0", "type": "module", "main": "index.js"},
-                                       "index.js": "export default 1;"})
-    tree.add("node_modules/mjs", {"package.json": {"name": "mjs", "version": "1.2.3", "main": "index.mjs"}, "index.mjs": "export default 1;"})
+async def test_require_of_es_modules_works_as_in_node_22_12(tree: Tree) -> None:
+    tree.add("node_modules/esm-only", {
+        "package.json": {"name": "esm-only", "version": "5.0.0", "type": "module", "main": "index.js"},
+        "index.js": "import { helper } from './lib.js';\nimport cjs from 'cjs-dep';\nimport * as ns from 'cjs-dep';\n"
+                    "export default function greet(who) { return helper(who) + cjs.suffix; }\n"
+                    "export const meta = [import.meta.url, import.meta.filename, import.meta.dirname];\n"
+                    "export const named = ns.suffix;\nexport { counter, bump } from './lib.js';\nexport * from './more.js';\n"
+                    "export const later = () => import('./lib.js').then((m) => m.helper('dyn'));\n",
+        "lib.js": "export let counter = 0;\nexport function bump() { counter += 1; }\nexport const helper = (s) => `hi ${s}`;\n",
+        "more.js": "export const extra = 'star';\n",
+    })
+    tree.add("node_modules/cjs-dep", {"package.json": {"name": "cjs-dep"}, "index.js": "module.exports = { suffix: '!' };"})
+    tree.add("node_modules/mjs", {"package.json": {"name": "mjs", "version": "1.2.3", "main": "index.mjs"}, "index.mjs": "export default 7;"})
+    tree.add("node_modules/dual", {"package.json": {"name": "dual", "exports": {".": {"import": "./esm.mjs", "require": "./cjs.js"}}},
+                                   "esm.mjs": "export const kind = 'esm';", "cjs.js": "exports.kind = 'cjs';"})
+    tree.add("node_modules/uses-dual", {"package.json": {"name": "uses-dual", "type": "module"},
+                                        "index.js": "import { kind } from 'dual';\nexport const seen = kind;"})
+    tree.add("node_modules/tla", {"package.json": {"name": "tla", "type": "module"}, "index.js": "export const x = await Promise.resolve(1);"})
     tree.add("node_modules/cjs-in-esm", {"package.json": {"name": "cjs-in-esm", "type": "module", "main": "index.cjs"},
                                          "index.cjs": "module.exports = 'cjs file in an ESM package';"})
     tree.add("node_modules/native", {"package.json": {"name": "native", "version": "0.1.0", "main": "build/addon.node"},
                                      "build/addon.node": "\x7fELF"})
-    code = probe(esm="require('esm-only')", mjs="require('mjs')", cjs="require('cjs-in-esm')", native="require('native')")
-    got = claims((await run([action(code, tree.manifest)]))[0])
-    assert got["esm"]["code"] == "ERR_REQUIRE_ESM"
-    assert "esm-only@5.0.0" in got["esm"]["message"] and "/node_modules/esm-only/index.js" in got["esm"]["message"]
-    assert got["mjs"]["code"] == "ERR_REQUIRE_ESM" and "mjs@1.2.3" in got["mjs"]["message"]
+    code = """
+const esm = require('esm-only');
+exports.onExecutePostLogin = async (event, api) => {
+  esm.bump();
+  const out = { greet: esm.default('you'), esModule: esm.__esModule, meta: esm.meta, named: esm.named, counter: esm.counter,
+                extra: esm.extra, later: await esm.later(), mjs: require('mjs').default, dual: [require('dual').kind, require('uses-dual').seen],
+                cjs: require('cjs-in-esm') };
+  for (const [name, id] of [['tla', 'tla'], ['native', 'native']]) {
+    try { require(id); out[name] = 'loaded'; } catch (e) { out[name] = { code: e.code, message: e.message }; }
+  }
+  api.idToken.setCustomClaim('r', out);
+};"""
+    got = claims((await run([action(code, tree.manifest)]))[0])["r"]
+    assert got["greet"] == "hi you!" and got["esModule"] is True
+    assert got["meta"] == ["file:///node_modules/esm-only/index.js", "/node_modules/esm-only/index.js", "/node_modules/esm-only"]
+    assert got["named"] == "!" and got["counter"] == 1  # a live binding: the export follows the module's variable
+    assert got["extra"] == "star" and got["later"] == "hi dyn" and got["mjs"] == 7
+    assert got["dual"] == ["cjs", "esm"]  # require takes the require condition, an import the import condition
     assert got["cjs"] == "cjs file in an ESM package"
+    assert got["tla"]["code"] == "ERR_REQUIRE_ASYNC_MODULE" and "/node_modules/tla/index.js" in got["tla"]["message"]
     assert got["native"]["code"] == "ERR_DLOPEN_FAILED" and "native@0.1.0" in got["native"]["message"]
+
+
+async def test_an_es_module_with_a_syntax_error_names_its_file(tree: Tree) -> None:
+    tree.add("node_modules/broken-esm", {"package.json": {"name": "broken-esm", "version": "2.0.0", "type": "module"},
+                                         "index.js": "export const = 1;"})
+    got = claims((await run([action(probe(broken="require('broken-esm')"), tree.manifest)]))[0])
+    assert "/node_modules/broken-esm/index.js (package broken-esm@2.0.0)" in got["broken"]["message"]
 
 
 async def test_code_is_compiled_once_per_isolate_and_each_action_has_its_own_instance(tree: Tree) -> None:

@@ -21,11 +21,15 @@ const {
   JSONStringify, ObjectCreate, ObjectDefineProperty, ObjectFreeze, ObjectKeys, ObjectPrototypeHasOwnProperty, ReflectApply,
   RegExpPrototypeTest, SafeMap,
   StringCtor, StringPrototypeCharCodeAt, StringPrototypeIndexOf, StringPrototypeReplace, StringPrototypeSlice,
-  StringPrototypeSplit, StringPrototypeStartsWith, TypeErrorCtor, asciiText, builtinFor, compileModule, describeReceived,
-  hostSync, isBuiltinName, nodeError,
+  StringPrototypeSplit, StringPrototypeStartsWith, SyntaxErrorCtor, TypeErrorCtor, asciiText, builtinFor, compileModule,
+  describeReceived, esmToCjs, hostSync, isBuiltinName, nodeError,
 } = rt;
 
-const REQUIRE_CONDITIONS = ["require", "node", "node-addons"];
+// Node 22.12's conditions for require and for the imports of an ES module ("module-sync" is in
+// both since 22.10); an ES module's imports are resolved with the latter (require(esm) below)
+const REQUIRE_CONDITIONS = ["require", "node", "node-addons", "module-sync"];
+const IMPORT_CONDITIONS = ["import", "node", "node-addons", "module-sync"];
+let conditions = REQUIRE_CONDITIONS;
 const compiled = new SafeMap(); // "<key>/<path>" -> the module's compiled wrapper (per isolate)
 
 function endsWith(s, suffix) {
@@ -203,6 +207,16 @@ function splitPackage(request) {
 }
 
 function resolveFilename(tree, request, parent) {
+  const outer = conditions;
+  conditions = parent.esm === true ? IMPORT_CONDITIONS : REQUIRE_CONDITIONS;
+  try {
+    return resolveFrom(tree, request, parent);
+  } finally {
+    conditions = outer;
+  }
+}
+
+function resolveFrom(tree, request, parent) {
   const fromDir = parent.path;
   if (request === "." || request === ".." || StringPrototypeStartsWith(request, "./") || StringPrototypeStartsWith(request, "../")
       || StringPrototypeStartsWith(request, "/")) {
@@ -373,7 +387,7 @@ function resolveTarget(packageDir, subpath, target, patternMatch, isPattern, imp
     const keys = ObjectKeys(target);
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i];
-      if (key === "default" || ArrayPrototypeIndexOf(REQUIRE_CONDITIONS, key) !== -1) {
+      if (key === "default" || ArrayPrototypeIndexOf(conditions, key) !== -1) {
         const found = resolveTarget(packageDir, subpath, target[key], patternMatch, isPattern, imports);
         if (found === undefined) continue;
         return found;
@@ -408,7 +422,7 @@ function resolveImports(tree, request, fromDir, parent) {
   if (typeof found === "object") {
     // a bare target: a built-in or a package, resolved as a require from the package's scope
     if (isBuiltinName(found.bare)) return found.bare;
-    return resolveFilename(tree, found.bare, { path: scope, filename: scope + "/package.json", parent: parent });
+    return resolveFilename(tree, found.bare, { path: scope, filename: scope + "/package.json", parent: parent, esm: parent.esm });
   }
   return existing(tree, found, request, parent);
 }
@@ -430,16 +444,36 @@ function isModuleFile(tree, filename) {
   return scope !== null && own(packageJson(tree, scope), "type") === "module";
 }
 
-function requireEsmError(tree, filename, parent) {
-  const file = basename(filename);
-  const why = endsWith(filename, ".mjs") ? "" : " " + file + " is treated as an ES module file as it is a .js file whose nearest parent package.json contains \"type\": \"module\" which declares all .js files in that package scope as ES modules.";
-  return nodeError(ErrorCtor, "require() of ES Module " + filename + packageOf(tree, filename) + " from " + parent.filename
-    + " not supported." + why + " actionhost runs CommonJS packages only (as Node 22 without require(esm) does): use a version of the package that ships CommonJS.",
-  "ERR_REQUIRE_ESM");
+// require(esm), as Node 22.12+ does it: the ES module's source made CommonJS once per isolate
+// (internal/esm_to_cjs: sucrase's imports transform, lines kept), its exports with __esModule
+// and `default` (what require returns, as Node's namespace object), its `import.meta` defined
+// per module. Sucrase reads import/export only: it never runs the code it is given.
+let esmConverter = null;
+function esmSource(tree, filename) {
+  const text = readText(tree, filename);
+  if (esmConverter === null) esmConverter = esmToCjs();
+  let converted;
+  try {
+    converted = esmConverter(text, filename);
+  } catch (err) {
+    const message = err !== null && typeof err === "object" ? StringCtor(err.message) : StringCtor(err);
+    throw nodeError(SyntaxErrorCtor, filename + packageOf(tree, filename) + ": " + message, "ERR_INVALID_ESM_SYNTAX");
+  }
+  const meta = "const __actionhost_import_meta = { url: " + JSONStringify("file://" + filename) + ", filename: "
+    + JSONStringify(filename) + ", dirname: " + JSONStringify(dirname(filename)) + " };";
+  // after the directive that makes it strict, as every ES module is, on the same line
+  const directive = "\"use strict\";";
+  const body = StringPrototypeStartsWith(converted, directive) ? StringPrototypeSlice(converted, directive.length) : converted;
+  return directive + meta + body;
+}
+
+function requireAsyncError(filename, parent) {
+  return nodeError(ErrorCtor, "require() cannot be used on an ESM graph with top-level await. Use import() instead.\n  From "
+    + parent.filename + " \n  Requiring " + filename, "ERR_REQUIRE_ASYNC_MODULE");
 }
 
 class Module {
-  constructor(filename, parent, tree) {
+  constructor(filename, parent, tree, esm) {
     this.id = filename;
     this.path = dirname(filename);
     this.exports = {};
@@ -448,6 +482,8 @@ class Module {
     this.children = [];
     this.paths = nodeModulesPaths(this.path);
     ObjectDefineProperty(this, "parent", { value: parent, writable: true, enumerable: false, configurable: true });
+    // an ES module's imports resolve with the import conditions (resolveFilename)
+    if (esm) ObjectDefineProperty(this, "esm", { value: true, enumerable: false });
     this.require = makeRequire(tree, this);
   }
 }
@@ -465,8 +501,8 @@ function loadFile(tree, filename, parent) {
     throw nodeError(ErrorCtor, "Cannot load native addon " + filename + packageOf(tree, filename)
       + ": actions cannot load native addons; use a package that is plain JavaScript", "ERR_DLOPEN_FAILED");
   }
-  if (isModuleFile(tree, filename)) throw requireEsmError(tree, filename, parent);
-  const module = new Module(filename, parent, tree);
+  const esm = isModuleFile(tree, filename);
+  const module = new Module(filename, parent, tree, esm);
   tree.cache[filename] = module;
   if (parent !== undefined) ArrayPrototypePush(parent.children, module);
   let threw = true;
@@ -482,7 +518,18 @@ function loadFile(tree, filename, parent) {
       const key = tree.files.get(filename);
       let fn = compiled.get(key);
       if (fn === undefined) {
-        fn = compileModule(filename, readText(tree, filename));
+        if (esm) {
+          try {
+            fn = compileModule(filename, esmSource(tree, filename));
+          } catch (err) {
+            // an await at the top level is legal in a module, not in the function it became
+            if (err !== null && typeof err === "object" && err.name === "SyntaxError"
+                && StringPrototypeIndexOf(StringCtor(err.message), "await is only valid") !== -1) throw requireAsyncError(filename, parent);
+            throw err;
+          }
+        } else {
+          fn = compileModule(filename, readText(tree, filename));
+        }
         compiled.set(key, fn);
       }
       ReflectApply(fn, module.exports, [module.exports, module.require, module, filename, module.path]);

@@ -35,6 +35,11 @@ const MODULES = {
   perf_hooks: [null, "own/perf_hooks.js"],
   url: [null, "own/url.js"],
   diagnostics_channel: [null, "own/diagnostics_channel.js"],
+  // require(esm): ES module source as CommonJS (sucrase), loaded only when an action's package
+  // tree has an ES module that is required (runtime_js/lazy/cjs.js)
+  "internal/esm_to_cjs": [null, "own/esm_to_cjs.js"],
+  // the structuredClone global (42_node_builtins.js)
+  "internal/structured_clone": [null, "own/structured_clone.js"],
 };
 
 // resolved by the runtime's require for vendored code, never bundled
@@ -85,6 +90,7 @@ for (const [name, [pkg, entry]] of Object.entries(MODULES)) {
     minifyIdentifiers: false,
     keepNames: true,
     external: EXTERNAL,
+    nodePaths: [modulesDir], // own/ code bundles npm packages too (own/esm_to_cjs.js: sucrase)
     logLevel: "warning",
     metafile: true,
     plugins: [patchPlugin],
@@ -116,7 +122,7 @@ for (const pkg of Object.keys(bundled).sort()) {
   const meta = JSON.parse(readFileSync(join(modulesDir, pkg, "package.json"), "utf8"));
   const license = readdirSync(join(modulesDir, pkg)).find((f) => /^licen[cs]e/i.test(f));
   if (license === undefined) throw new Error(`no licence file in ${pkg}`);
-  copyFileSync(join(modulesDir, pkg, license), join(licenseDir, `${pkg}-${meta.version}.txt`));
+  copyFileSync(join(modulesDir, pkg, license), join(licenseDir, `${pkg.replace("/", "__")}-${meta.version}.txt`));
   const spdx = meta.license ?? (pkg === "querystring-es3" ? "MIT" : "see licence file");
   lines.push([pkg, meta.version, spdx, `npm:${pkg}@${meta.version}`, [...bundled[pkg]].join(",")].join("\t"));
 }
