@@ -104,6 +104,52 @@ exports.onExecutePostLogin = async (event, api) => {
 };
 """
 
+# ES-module-only packages (require(esm), as Node 22.12+), and libraries that ask for tty and
+# diagnostics_channel at load: a token from actionhost's /oauth/token with node-fetch 3, checked
+# against its JWKS with jose 6
+ESM_DEPENDENCIES = [
+    {"name": "jose", "version": "6.0.11"},
+    {"name": "node-fetch", "version": "3.3.2"},
+    {"name": "lru-cache", "version": "11.0.2"},
+    {"name": "debug", "version": "4.4.0"},
+]
+
+ESM_CODE = r"""
+const { SignJWT, jwtVerify, createRemoteJWKSet } = require('jose');
+const fetch = require('node-fetch').default;
+const { LRUCache } = require('lru-cache');
+const log = require('debug')('action');
+const jwks = createRemoteJWKSet(new URL(`https://${'actions.test'}/.well-known/jwks.json`));
+const cache = new LRUCache({ max: 10, ttl: 60000 });
+
+exports.onExecutePostLogin = async (event, api) => {
+  const out = {};
+  const run = async (name, fn) => {
+    try { out[name] = await fn(); } catch (err) { out[name] = { error: String((err && err.stack) || err) }; }
+  };
+  log('login %s', event.user.user_id);
+  await run('token_and_jwks', async () => {
+    const r = await fetch(`https://${event.secrets.DOMAIN}/oauth/token`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: event.secrets.CLIENT_ID,
+                                  client_secret: event.secrets.CLIENT_SECRET,
+                                  audience: `https://${event.secrets.DOMAIN}/api/v2/` }),
+    });
+    const { access_token } = await r.json();
+    const { payload, protectedHeader } = await jwtVerify(access_token, jwks, { audience: `https://${event.secrets.DOMAIN}/api/v2/` });
+    return [r.status, protectedHeader.alg, payload.gty];
+  });
+  await run('hs256', async () => {
+    const key = new TextEncoder().encode(event.secrets.HS_SECRET.padEnd(32, '.'));
+    const token = await new SignJWT({ sub: event.user.user_id }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('5m').sign(key);
+    return (await jwtVerify(token, key)).payload.sub;
+  });
+  await run('lru', () => { cache.set('k', 'v'); return [cache.get('k'), cache.size]; });
+  await run('debug', () => [typeof log, log.enabled]);
+  api.idToken.setCustomClaim('esm', out);
+};
+"""
+
 
 def rsa_pair() -> tuple[str, str]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -139,13 +185,20 @@ def test_the_packages_real_actions_use_work_unmodified(upstream, tmp_path):  # n
             assert created.status_code == 201, created.text
             deployed = http.post(f"/api/v2/actions/actions/{created.json()['id']}/deploy", timeout=300)
             assert deployed.status_code == 200, deployed.text
+            esm = http.post("/api/v2/actions/actions", json={
+                "name": "esm-packages", "supported_triggers": [{"id": "post-login", "version": "v3"}], "code": ESM_CODE,
+                "dependencies": ESM_DEPENDENCIES, "secrets": [{"name": k, "value": v} for k, v in secrets.items()]})
+            assert esm.status_code == 201, esm.text
+            deployed = http.post(f"/api/v2/actions/actions/{esm.json()['id']}/deploy", timeout=300)
+            assert deployed.status_code == 200, deployed.text
             bound = http.patch("/api/v2/actions/triggers/post-login/bindings",
-                               json={"bindings": [{"ref": {"type": "action_name", "value": "real-packages"}}]})
+                               json={"bindings": [{"ref": {"type": "action_name", "value": "real-packages"}},
+                                                  {"ref": {"type": "action_name", "value": "esm-packages"}}]})
             assert bound.status_code == 200, bound.text
             event = workload_event()
             event["user"] = {**event["user"], "user_id": user_id, "email": "npm@example.com"}
             result = http.post("/triggers/post-login/execute", json={"event": event}, timeout=60).json()
-        assert result["status"] == "allowed", result
+        assert result["status"] == "allowed", result.get("error")
         out = result["id_token_claims"]["out"]
         errors = {k: v["error"] for k, v in out.items() if isinstance(v, dict) and "error" in v}
         assert errors == {}, errors
@@ -161,5 +214,9 @@ def test_the_packages_real_actions_use_work_unmodified(upstream, tmp_path):  # n
         assert out["slack"] == ["object", f"login by {user_id}"]
         assert out["auth0_management"] == [200, "npm@example.com", "from-sdk"]
         assert out["auth0_authentication"] == ["Bearer", "string", True]
+        esm_out = result["id_token_claims"]["esm"]
+        assert {k: v["error"] for k, v in esm_out.items() if isinstance(v, dict) and "error" in v} == {}
+        assert esm_out == {"token_and_jwks": [200, "RS256", "client-credentials"], "hs256": user_id, "lru": ["v", 1],
+                           "debug": ["function", None]}  # as in Node without DEBUG
     finally:
         srv.stop()

@@ -25,10 +25,12 @@ const {
   describeReceived, esmToCjs, hostSync, isBuiltinName, nodeError,
 } = rt;
 
-// Node 22.12's conditions for require and for the imports of an ES module ("module-sync" is in
-// both since 22.10); an ES module's imports are resolved with the latter (require(esm) below)
-const REQUIRE_CONDITIONS = ["require", "node", "node-addons", "module-sync"];
-const IMPORT_CONDITIONS = ["import", "node", "node-addons", "module-sync"];
+// The conditions of require, and of the imports of an ES module (require(esm) below). Node 22.10+
+// adds "module-sync" to both; it is left out here: the ES module it selects is often written for
+// Node's require(esm) alone (`export { x as 'module.exports' }`), which the transform cannot read,
+// and the package's "default" or "require" target is the same code as CommonJS.
+const REQUIRE_CONDITIONS = ["require", "node", "node-addons"];
+const IMPORT_CONDITIONS = ["import", "node", "node-addons"];
 let conditions = REQUIRE_CONDITIONS;
 const compiled = new SafeMap(); // "<key>/<path>" -> the module's compiled wrapper (per isolate)
 
