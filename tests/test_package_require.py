@@ -351,3 +351,30 @@ def test_answers_are_kept_per_content_addressed_file_within_a_byte_cap(tree: Tre
         host_sync.dispatch("package.source", f"{key}/a.js".encode())
     with pytest.raises(SyncCallError, match="malformed package path"):  # refusals are never kept
         host_sync.dispatch("package.source", b"zz/a.js")
+
+
+async def test_a_spare_for_flows_with_packages_has_nodes_builtins_loaded_before_its_flow(tree: Tree, monkeypatch) -> None:
+    from sandbox.isolate import SparePool
+
+    loop = asyncio.get_running_loop()
+    pool = SparePool(loop, runtime_source(), Limits(), size=1, preload=True)
+    pool.refill()
+    for _ in range(200):
+        if pool._ready:
+            break
+        await asyncio.sleep(0.05)
+    asked: list[str] = []
+    real = host_sync.HANDLERS["builtin.source"]
+    monkeypatch.setitem(host_sync.HANDLERS, "builtin.source", lambda payload: asked.append(payload.decode()) or real(payload))
+    tree.add("node_modules/uses-stream", {"package.json": {"name": "uses-stream"}, "index.js": "module.exports = require('stream').Readable.name;"})
+    code = "const r = require('uses-stream'); exports.onExecutePostLogin = async (e, api) => { api.idToken.setCustomClaim('r', [r, typeof require('zlib').gzipSync, typeof require('perf_hooks').performance.now]); };"
+    isolate = FlowIsolate(loop, runtime_source(), {"kind": "post-login", "actions": [action(code, tree.manifest)]}, Limits(), spares=pool)
+    await isolate.start()
+    try:
+        result = await isolate.submit(1, "post-login", payload(workload_event()), 20.0)
+    finally:
+        await isolate.close()
+        pool.close()
+    assert claims(result) == {"r": ["Readable", "function", "function"]}
+    assert "stream" not in asked and "buffer" not in asked  # loaded by the spare, before the flow
+    assert asked == ["perf_hooks"]  # what it did not preload comes on demand, as ever
