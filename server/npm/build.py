@@ -93,7 +93,7 @@ async def ensure_unpacked(tree: dict[str, Any], cache: PackageCache, stored_tarb
     action gets the same files, and nothing is fetched from the registry here."""
     for path, package in tree["packages"].items():
         key = package["key"]
-        if cache.files(key) is not None:
+        if cache.has(key):
             continue
         data = cache.tarball(key) or await stored_tarball(key)
         if data is None or tarball_key(data) != key:

@@ -78,6 +78,9 @@ class PackageCache:
             return None
         return data if tarball_key(data) == key else None
 
+    def has(self, key: str) -> bool:
+        return (self.root / key).is_dir()  # a directory appears whole (renamed into place)
+
     def files(self, key: str) -> list[str] | None:
         """The package's files if it is unpacked here, else None."""
         base = self.root / key
