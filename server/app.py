@@ -213,6 +213,7 @@ def build_app(settings: Settings, sandbox_settings: SupervisorSettings | None = 
             flows = FlowCache(repo, sandbox, lambda t, a, s: service.open_secrets(t, a, s), packages=builds.packages)
             service = ActionService(repo, sandbox, box, flows, limits, settings.execution_budget, builds)
             await builds.resume()
+            builds.start_pruning()
             shared = await stack.enter_async_context(open_shared_state(settings, flows))
             remote: RemoteProfiles | None = None
             if settings.profile_store:

@@ -300,3 +300,41 @@ async def test_a_packument_naming_a_dependency_outside_node_modules_is_refused(r
     assert error.code == "invalid_dependency" and "'../../escape' is not a valid npm package name" in error.message
     assert versions(await build(registry, tmp_path, {"sneaky-optional": "1.0.0"})) == {"node_modules/sneaky-optional": "1.0.0"}
     assert not any(".." in r for r in registry.requests)
+
+
+async def test_the_cleanup_removes_what_no_tree_uses_from_the_store_and_the_cache(registry, tmp_path):
+    import os
+
+    from server.actions.builds import DependencyBuilds
+    from server.store.repository import Repository
+    from server.store.sqlite import SqliteStore
+    from server.auth import TokenStore
+
+    registry.publish("kept", "1.0.0", {"index.js": ""})
+    registry.publish("dropped", "1.0.0", {"index.js": ""})
+    cache_dir = tmp_path / "npm"
+    kept = await build(registry, cache_dir, {"kept": "1.0.0"})
+    dropped = await build(registry, cache_dir, {"dropped": "1.0.0"})
+    kept_key, dropped_key = (t["packages"][p]["key"] for t, p in ((kept, "node_modules/kept"), (dropped, "node_modules/dropped")))
+    store = SqliteStore(tmp_path / "db.sqlite")
+    await store.open()
+    try:
+        await TokenStore(store).ensure_tenant("acme")
+        repo = Repository(store)
+        for key in (kept_key, dropped_key):
+            await repo.put_tarball("acme", key, (cache_dir / f"{key}.tgz").read_bytes())
+        await repo.insert_action("acme", {"name": "a", "supported_triggers": [{"id": "post-login", "version": "v3"}],
+                                          "code": "", "dependencies": kept["dependencies"], "runtime": "node22", "secrets": [],
+                                          "status": "built", "errors": [], "built_at": None, "tree": kept})
+        (cache_dir / ".unpack-crashed-build").mkdir()
+        builds = DependencyBuilds(repo, PackageCache(cache_dir), RegistryConfig(url=registry.url), NpmLimits())
+        assert await builds.prune(idle=3600) == (0, 0)  # all of it was used within the hour
+        old = os.stat(cache_dir).st_mtime - 7200
+        for entry in cache_dir.iterdir():
+            os.utime(entry, (old, old))
+        assert await builds.prune(idle=3600) == (0, 1)  # the store's rows are fresh; the cache's are not
+        assert sorted(p.name for p in cache_dir.iterdir()) == sorted([kept_key, f"{kept_key}.tgz"])
+        assert await builds.prune(idle=0) == (1, 0)
+        assert await repo.get_tarball("acme", dropped_key) is None and await repo.get_tarball("acme", kept_key) is not None
+    finally:
+        await store.close()

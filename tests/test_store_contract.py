@@ -882,3 +882,29 @@ async def test_sqlite_a_failing_write_in_a_group_fails_alone(tmp_path: Path) -> 
         assert store.commits < 20  # they did go as a group
     finally:
         await store.close()
+
+
+async def test_tarballs_no_tree_names_are_pruned_once_old_enough(backend: Backend) -> None:
+    repo = backend.repo
+
+    def tree(*keys: str) -> dict[str, Any]:
+        return {"lockfileVersion": 1, "dependencies": [], "packages": {f"node_modules/p{i}": {"key": k, "files": []} for i, k in enumerate(keys)}}
+    kept_by_draft, kept_by_version, other_tenant, unused, fresh = ("a" * 128, "b" * 128, "c" * 128, "d" * 128, "e" * 128)
+    for key in (kept_by_draft, kept_by_version, unused):
+        await repo.put_tarball(TENANT, key, key.encode())
+    await repo.put_tarball(OTHER, other_tenant, b"other")
+    action = await repo.insert_action(TENANT, {**action_fields(), "tree": tree(kept_by_version)})
+    _, action = await repo.deploy(TENANT, action["id"], None, keep=50)  # the version keeps the tree
+    await repo.update_action(TENANT, action["id"], {"tree": tree(kept_by_draft)})  # the draft moves on
+    await repo.insert_action(OTHER, {**action_fields(), "tree": tree(other_tenant)})
+    assert await repo.tarball_keys_in_use() == {kept_by_draft, kept_by_version, other_tenant}
+    assert await repo.prune_tarballs("2000-01-01T00:00:00.000Z") == 0  # nothing old enough
+    await repo.put_tarball(TENANT, fresh, b"fresh")
+    later = "2999-01-01T00:00:00.000Z"
+    assert await repo.prune_tarballs(later) == 2  # unused and fresh: no tree names them
+    assert await repo.get_tarball(TENANT, unused) is None and await repo.get_tarball(TENANT, fresh) is None
+    for tenant, key in ((TENANT, kept_by_draft), (TENANT, kept_by_version), (OTHER, other_tenant)):
+        assert await repo.get_tarball(tenant, key) is not None
+    # a tarball named only by another tenant's tree is that tenant's alone
+    await repo.put_tarball(TENANT, other_tenant, b"mine")
+    assert await repo.prune_tarballs(later) == 1 and await repo.get_tarball(OTHER, other_tenant) == b"other"

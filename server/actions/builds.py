@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ..npm import BuildError, NpmLimits, PackageCache, Registry, RegistryConfig, build_tree, ensure_unpacked, manifest
@@ -20,6 +21,10 @@ log = logging.getLogger("actionhost.builds")
 
 BUILD_TIMEOUT = 300.0  # seconds one build may take, registry round trips included
 BUILDS_AT_ONCE = 4  # builds running together on a node; more wait (each fetches 8 tarballs at once)
+# tarballs and unpacked packages no tree names any more are removed once idle this long (longer
+# than a build takes, so what a running build stored is never taken before its tree lands)
+PRUNE_IDLE = 3600.0
+PRUNE_EVERY = 3600.0
 
 
 class DependencyBuilds:
@@ -30,6 +35,7 @@ class DependencyBuilds:
         self._limits = limits
         self._running: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(BUILDS_AT_ONCE)
+        self._pruner: asyncio.Task[None] | None = None
 
     @staticmethod
     def reusable(tree: dict[str, Any] | None, dependencies: list[dict[str, str]]) -> bool:
@@ -67,7 +73,29 @@ class DependencyBuilds:
         await ensure_unpacked(tree, self.cache, lambda key: self._repo.get_tarball(tenant, key))
         return manifest(tree)
 
+    def start_pruning(self) -> None:
+        self._pruner = asyncio.get_running_loop().create_task(self._prune_forever())
+
+    async def prune(self, idle: float = PRUNE_IDLE) -> tuple[int, int]:
+        """(tarballs deleted from the store, packages removed from this node's cache)."""
+        cutoff = datetime.now(timezone.utc) - timedelta(seconds=idle)
+        tarballs = await self._repo.prune_tarballs(cutoff.isoformat(timespec="milliseconds").replace("+00:00", "Z"))
+        packages = await asyncio.to_thread(self.cache.sweep, await self._repo.tarball_keys_in_use(), idle)
+        if tarballs or packages:
+            log.info("npm cleanup: %d stored tarballs and %d cached packages no tree uses", tarballs, packages)
+        return tarballs, packages
+
+    async def _prune_forever(self) -> None:
+        while True:
+            try:
+                await self.prune()
+            except Exception:  # noqa: BLE001 - the next round tries again
+                log.exception("npm cleanup failed")
+            await asyncio.sleep(PRUNE_EVERY)
+
     async def close(self) -> None:
+        if self._pruner is not None:
+            self._pruner.cancel()
         for task in list(self._running.values()):
             task.cancel()
         await asyncio.gather(*self._running.values(), return_exceptions=True)

@@ -20,6 +20,7 @@ import io
 import os
 import shutil
 import tarfile
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,7 +80,37 @@ class PackageCache:
         return data if tarball_key(data) == key else None
 
     def has(self, key: str) -> bool:
-        return (self.root / key).is_dir()  # a directory appears whole (renamed into place)
+        """Whether the package is unpacked here (a directory appears whole: renamed into place);
+        it counts as used now, which keeps sweep() away from it."""
+        try:
+            os.utime(self.root / key)
+        except OSError:
+            return False
+        return True
+
+    def sweep(self, keep: set[str], idle_seconds: float) -> int:
+        """Remove the packages (and tarballs, and staging left by a crash) not in `keep` and not
+        used for `idle_seconds`; how many packages went."""
+        if not self.root.is_dir():
+            return 0
+        cutoff = time.time() - idle_seconds
+        removed = 0
+        for entry in self.root.iterdir():
+            key = entry.name[:-4] if entry.name.endswith(".tgz") else entry.name
+            staging = entry.name.startswith(".unpack-")
+            if (not staging and (not is_key(key) or key in keep)):
+                continue
+            try:
+                if entry.lstat().st_mtime >= cutoff:
+                    continue
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                    removed += 0 if staging else 1
+                else:
+                    entry.unlink()
+            except OSError:
+                continue  # in use or gone meanwhile: the next sweep
+        return removed
 
     def files(self, key: str) -> list[str] | None:
         """The package's files if it is unpacked here, else None."""
@@ -96,7 +127,7 @@ class PackageCache:
                limits: NpmLimits = NpmLimits()) -> list[str]:
         """Unpack `data` (whose key the caller has checked) unless it is here already; the
         package's files, counted against `budget`."""
-        files = self.files(key)
+        files = self.files(key) if self.has(key) else None
         if files is None:
             self.root.mkdir(parents=True, exist_ok=True)
             staging = self.root / f".unpack-{key[:16]}-{uuid.uuid4().hex}"

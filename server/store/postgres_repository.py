@@ -36,6 +36,12 @@ def _bindings_lock_key(tenant: str, trigger_id: str) -> str:
     return f"actionhost.bindings\x1f{tenant}\x1f{trigger_id}"
 
 
+# (tenant_id, key) of every package in a tree of a draft or a version
+_USED_TARBALLS = (
+    "SELECT a.tenant_id, p.value->>'key' AS key FROM actions a, jsonb_each(a.tree->'packages') p WHERE a.tree IS NOT NULL"
+    " UNION SELECT v.tenant_id, p.value->>'key' FROM action_versions v, jsonb_each(v.tree->'packages') p WHERE v.tree IS NOT NULL")
+
+
 class PostgresRepository:
     def __init__(self, store: PostgresStore) -> None:
         self._store = store
@@ -118,9 +124,23 @@ class PostgresRepository:
         return [(r["tenant_id"], r["id"]) for r in records]
 
     async def put_tarball(self, tenant: str, key: str, data: bytes) -> None:
+        # a row a build uses again is fresh again: prune_tarballs spares it until its tree lands
         await self._store.execute(
-            "INSERT INTO npm_tarballs (tenant_id, key, data, created_at) VALUES ($1, $2, $3, now()) ON CONFLICT DO NOTHING",
-            tenant, key, data)
+            "INSERT INTO npm_tarballs (tenant_id, key, data, created_at) VALUES ($1, $2, $3, now())"
+            " ON CONFLICT (tenant_id, key) DO UPDATE SET created_at = now()", tenant, key, data)
+
+    async def prune_tarballs(self, stored_before: str) -> int:
+        """Delete the tarballs stored before `stored_before` that no draft or version of their
+        tenant names in its tree; how many went."""
+        status = await self._store.execute(f"""
+            WITH used AS ({_USED_TARBALLS})
+            DELETE FROM npm_tarballs t WHERE t.created_at < $1
+              AND NOT EXISTS (SELECT 1 FROM used u WHERE u.tenant_id = t.tenant_id AND u.key = t.key)""", ts(stored_before))
+        return rowcount(status)
+
+    async def tarball_keys_in_use(self) -> set[str]:
+        """Every tarball key a draft or version of any tenant names (for the package cache)."""
+        return {r["key"] for r in await self._store.fetch(f"SELECT DISTINCT key FROM ({_USED_TARBALLS}) used")}
 
     async def get_tarball(self, tenant: str, key: str) -> bytes | None:
         return await self._store.fetchval("SELECT data FROM npm_tarballs WHERE tenant_id = $1 AND key = $2", tenant, key)

@@ -35,6 +35,13 @@ def _action(row: sqlite3.Row | None) -> dict[str, Any] | None:
     return out
 
 
+# (tenant_id, key) of every package in a tree of a draft or a version
+_USED_TARBALLS = (
+    "SELECT a.tenant_id AS tenant_id, json_extract(p.value, '$.key') AS key FROM actions a, json_each(a.tree, '$.packages') p"
+    " WHERE a.tree IS NOT NULL UNION SELECT v.tenant_id, json_extract(p.value, '$.key') FROM action_versions v,"
+    " json_each(v.tree, '$.packages') p WHERE v.tree IS NOT NULL")
+
+
 def _tree(tree: dict[str, Any] | None) -> str | None:
     return None if tree is None else dumps(tree)
 
@@ -132,10 +139,27 @@ class Repository:
         return [(r["tenant_id"], r["id"]) for r in rows]
 
     async def put_tarball(self, tenant: str, key: str, data: bytes) -> None:
+        # a row a build uses again is fresh again: prune_tarballs spares it until its tree lands
         def op(conn: sqlite3.Connection) -> None:
-            conn.execute("INSERT OR IGNORE INTO npm_tarballs (tenant_id, key, data, created_at) VALUES (?, ?, ?, ?)",
+            conn.execute("INSERT INTO npm_tarballs (tenant_id, key, data, created_at) VALUES (?, ?, ?, ?)"
+                         " ON CONFLICT (tenant_id, key) DO UPDATE SET created_at = excluded.created_at",
                          (tenant, key, data, now_iso()))
         await self._store.write(op)
+
+    async def prune_tarballs(self, stored_before: str) -> int:
+        """Delete the tarballs stored before `stored_before` that no draft or version of their
+        tenant names in its tree; how many went."""
+        def op(conn: sqlite3.Connection) -> int:
+            return conn.execute(f"""
+                DELETE FROM npm_tarballs WHERE created_at < ? AND NOT EXISTS (
+                  SELECT 1 FROM ({_USED_TARBALLS}) u WHERE u.tenant_id = npm_tarballs.tenant_id AND u.key = npm_tarballs.key)""",
+                (stored_before,)).rowcount
+        return await self._store.write(op)
+
+    async def tarball_keys_in_use(self) -> set[str]:
+        """Every tarball key a draft or version of any tenant names (for the package cache)."""
+        rows = await self._store.read(lambda conn: conn.execute(f"SELECT DISTINCT key FROM ({_USED_TARBALLS})").fetchall())
+        return {r["key"] for r in rows}
 
     async def get_tarball(self, tenant: str, key: str) -> bytes | None:
         found = await self._store.read(lambda conn: conn.execute(
