@@ -75,7 +75,7 @@ const DENIED_MODULES = {
   repl: NO_INTERNALS, trace_events: NO_INTERNALS, wasi: NO_INTERNALS,
   readline: NO_TERMINAL, "readline/promises": NO_TERMINAL,
   "path/win32": "actions run on Linux: use path or path/posix",
-  async_hooks: NOT_YET, domain: NOT_YET, constants: NOT_YET, "stream/web": NOT_YET,
+  async_hooks: NOT_YET, domain: NOT_YET, constants: NOT_YET,
   "stream/consumers": NOT_YET, crypto: NOT_YET, zlib: NOT_YET, http: NOT_YET, https: NOT_YET, _http_agent: NOT_YET,
   _http_client: NOT_YET, _http_common: NOT_YET, _http_incoming: NOT_YET, _http_outgoing: NOT_YET,
 };
@@ -213,6 +213,15 @@ defineLazyGlobal("process", () => requireBuiltin("process"));
 defineLazyGlobal("Buffer", () => requireBuiltin("buffer").Buffer);
 defineLazyGlobal("performance", () => requireBuiltin("perf_hooks").performance);
 defineLazyGlobal("structuredClone", () => requireBuiltin("internal/structured_clone"));
+// the WHATWG streams, as Node 22 has them as globals (stream/web)
+const WEB_STREAM_GLOBALS = ["ReadableStream", "ReadableStreamDefaultReader", "ReadableStreamBYOBReader",
+  "ReadableStreamBYOBRequest", "ReadableByteStreamController", "ReadableStreamDefaultController", "TransformStream",
+  "TransformStreamDefaultController", "WritableStream", "WritableStreamDefaultWriter", "WritableStreamDefaultController",
+  "ByteLengthQueuingStrategy", "CountQueuingStrategy", "TextEncoderStream", "TextDecoderStream"];
+for (let i = 0; i < WEB_STREAM_GLOBALS.length; i++) {
+  const name = WEB_STREAM_GLOBALS[i];
+  if (typeof globalThis[name] === "undefined") defineLazyGlobal(name, () => requireBuiltin("stream/web")[name]);
+}
 defineNodeGlobal("global", globalThis);
 
 // ---- aliases ---------------------------------------------------------------------------------

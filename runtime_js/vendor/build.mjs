@@ -38,6 +38,8 @@ const MODULES = {
   // require(esm): ES module source as CommonJS (sucrase), loaded only when an action's package
   // tree has an ES module that is required (runtime_js/lazy/cjs.js)
   "internal/esm_to_cjs": [null, "own/esm_to_cjs.js"],
+  // the WHATWG stream globals and Node's stream/web (web-streams-polyfill's ponyfill)
+  "stream/web": [null, "own/stream_web.js"],
   // the structuredClone global (42_node_builtins.js)
   "internal/structured_clone": [null, "own/structured_clone.js"],
 };
