@@ -247,6 +247,27 @@ def test_unsafe_action_names_are_a_400(http, target, unchanged, name):
     assert_rejected(http.patch(f"{ACTIONS}/{target['id']}", json={"name": name}), 400)
 
 
+# Each renders a name as another in a listing: U+202E shows "admin\u202egnp.exe" as "adminexe.png".
+DISGUISED_NAMES = ["admin\u202egnp.exe", "a\u202ab", "a\u202bb", "a\u202cb", "a\u202db", "a\u2066b", "a\u2067b",
+                   "a\u2068b", "a\u2069b", "a\u200eb", "a\u200fb", "a\u061cb", "a\x80b", "a\x85b", "a\x9bb", "a\x9fb"]
+
+
+@pytest.mark.parametrize("name", DISGUISED_NAMES, ids=[repr(n) for n in DISGUISED_NAMES])
+def test_bidi_and_c1_control_characters_in_names_are_a_400(http, target, unchanged, name):
+    for response in (http.post(ACTIONS, json={"name": name, "supported_triggers": POST_LOGIN, "code": CODE}),
+                     http.patch(f"{ACTIONS}/{target['id']}", json={"name": name}),
+                     http.patch(BINDINGS, json={"bindings": [ref("action_id", target["id"], display_name=name)]})):
+        body = assert_rejected(response, 400)
+        assert body["message"].startswith("Payload validation error: "), body
+
+
+def test_names_in_other_scripts_are_still_accepted(http):
+    for name in ("café-ünïcode", "ログイン後", "שם-פעולה", "اسم", "emoji 🚀 action"):
+        action = create(http, unique(name))
+        assert action["name"].startswith(name)
+        assert http.get(f"{ACTIONS}/{action['id']}").json()["name"] == action["name"]
+
+
 HOSTILE_IDS = ["..%2F..%2Fhealthz", "%2e%2e", "%00", "x%00y", "' OR '1'='1", "%27%3B DROP TABLE actions%3B--",
                "a" * 2000, "%F0%9F%92%A9", "%ff%fe"]
 

@@ -15,7 +15,12 @@ from ..npm.build import MAX_DECLARED, check_name
 NAME_MAX = 256
 SECRET_NAME_MAX = 128
 SECRET_VALUE_MAX = 4096
-_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
+# C0 and C1 controls, and the bidi marks, embeddings, overrides and isolates (U+061C, U+200E/F,
+# U+202A-E, U+2066-9): a name holding one can render as a different name in any listing or log
+# (U+202E turns "txt.exe" around). Auth0 documents no character set for names beyond this.
+CONTROL_AND_BIDI = r"\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_UNSAFE_NAME = re.compile(rf"[{CONTROL_AND_BIDI}/\\]")
+_INVISIBLE_CHAR = re.compile(rf"[{CONTROL_AND_BIDI}]")
 
 
 @dataclass(frozen=True)
@@ -39,9 +44,19 @@ def action_name(value: Any) -> str:
     if len(value) > NAME_MAX:
         raise bad_request(f"Payload validation error: 'name' must be at most {NAME_MAX} characters")
     if _UNSAFE_NAME.search(value) or value.strip() in (".", "..") or value != value.strip():
-        raise bad_request("Payload validation error: 'name' must not contain '/', '\\', control characters "
-                          "or surrounding whitespace, and must not be '.' or '..'")
+        raise bad_request("Payload validation error: 'name' must not contain '/', '\\', control characters, "
+                          "bidirectional formatting characters or surrounding whitespace, and must not be '.' or '..'")
     return value
+
+
+def binding_display_names(body: dict[str, Any]) -> None:
+    """A binding's display_name is shown wherever the flow is listed: no controls or bidi marks.
+    (Types and lengths are the binding service's to check, with the rest of the list.)"""
+    refs = body.get("bindings")
+    for item in refs if isinstance(refs, list) else ():
+        if isinstance(item, dict) and isinstance(item.get("display_name"), str) and _INVISIBLE_CHAR.search(item["display_name"]):
+            raise bad_request("Payload validation error: 'display_name' must not contain control characters "
+                              "or bidirectional formatting characters")
 
 
 def supported_triggers(value: Any) -> list[dict[str, str]]:

@@ -137,6 +137,7 @@ async def list_bindings(request: web.Request) -> web.Response:
 @requires("update:actions")
 async def update_bindings(request: web.Request) -> web.Response:
     body = await read_object(request, request.app[SETTINGS].max_body)
+    model.binding_display_names(body)
     items = await request.app[ACTIONS].replace_bindings(request["tenant"], request.match_info["trigger_id"], body)
     return json({"bindings": items})
 

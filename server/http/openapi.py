@@ -55,11 +55,12 @@ SCOPE_TEXT = {
 
 # -- schemas ---------------------------------------------------------------------------------
 
-# names the server accepts: not empty, no '/', '\\' or control characters, no surrounding
-# whitespace, not '.' or '..' (model.action_name)
-_SAFE = r"\x00-\x1f\x7f/\\"
+# names the server accepts: not empty, no '/', '\\', control or bidi formatting characters, no
+# surrounding whitespace, not '.' or '..' (model.action_name)
+_SAFE = rf"{model.CONTROL_AND_BIDI}/\\"
 NAME_PATTERN = rf"^[^\s{_SAFE}](?:[^{_SAFE}]*[^\s{_SAFE}])?$"
 SECRET_NAME_PATTERN = rf"^[^{_SAFE}]+$"
+DISPLAY_NAME_PATTERN = rf"^[^{model.CONTROL_AND_BIDI}]+$"
 NO_NUL_PATTERN = r"^[^\x00]+$"
 
 
@@ -286,7 +287,8 @@ SCHEMAS: dict[str, Any] = {
                                 "value": {"type": "string", "minLength": 1},
                             },
                         },
-                        "display_name": {"type": "string", "minLength": 1, "maxLength": model.NAME_MAX},
+                        "display_name": {"type": "string", "minLength": 1, "maxLength": model.NAME_MAX,
+                                         "pattern": DISPLAY_NAME_PATTERN},
                     },
                 },
             },
