@@ -56,6 +56,9 @@ class TriggerRunner:
             raise bad_request("Payload validation error: 'event.user.user_id' is required")
         if len(user["user_id"]) > 256:
             raise bad_request("Payload validation error: 'event.user.user_id' must be at most 256 characters")
+        # the tenant is the one the token runs this flow for, never what the caller says it is:
+        # actions branch on event.tenant.id, and a caller of one tenant must not pose as another
+        event["tenant"] = {"id": tenant}
         deadline = asyncio.get_running_loop().time() + self._budget
         execution_id = new_execution_id()
         stored = await self._load_profile(tenant, event, deadline, execution_id)
@@ -99,6 +102,7 @@ class TriggerRunner:
         event.setdefault("request", {})
         event["request"]["query"] = {**query, "state": query.get("state", state)}
         event["request"]["body"] = form
+        event["tenant"] = {"id": tenant}  # as at /execute (a state saved by an older release kept the caller's)
         stored = await self._load_profile(tenant, event, deadline, record["execution_id"])
         if isinstance(stored, dict):
             event["user"] = {**event["user"], "app_metadata": stored.get("app_metadata") or {},
