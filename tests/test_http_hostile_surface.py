@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import uuid
 from http import HTTPStatus
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
+import orjson
 import pytest
 
 API = "/api/v2"
@@ -107,3 +108,80 @@ def test_event_tenant_after_a_redirect_is_the_tokens_tenant_too(http, tenant_flo
     resumed = http.post(CONTINUE, headers=bearer(tenant_flows["other"]), json={"state": state})
     assert resumed.status_code == 200 and resumed.json()["status"] == "allowed", resumed.text
     assert resumed.json()["id_token_claims"]["https://example.com/continued"] == {"id": "other"}
+
+
+# -- Content-Type (issue 24, item 4) -----------------------------------------------------------
+
+NOT_JSON = [None, "text/plain", "text/plain; charset=utf-8", "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x", "application/octet-stream", "application/jsonx", "text/json",
+            "application/json, text/plain", "application/json; charset=utf-16", "application/json; charset=latin-1",
+            "application/xml", ""]
+JSON = ["application/json", "Application/JSON", "application/json; charset=utf-8", "application/json;charset=UTF-8",
+        'application/json; charset="utf-8"']
+
+
+def _send(http: httpx.Client, method: str, path: str, token: str, raw: bytes, content_type: str | None) -> httpx.Response:
+    headers = bearer(token)
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    return http.request(method, path, headers=headers, content=raw)
+
+
+def _action_named(http: httpx.Client, token: str, name: str) -> list[dict]:
+    return http.get(ACTIONS, headers=bearer(token), params={"actionName": name}).json()["actions"]
+
+
+@pytest.mark.parametrize("content_type", NOT_JSON, ids=repr)
+def test_a_management_body_not_sent_as_json_is_a_415_and_creates_nothing(http, tokens, content_type):
+    name = unique("typed")
+    raw = orjson.dumps({"name": name, "supported_triggers": POST_LOGIN, "code": TENANT_CODE})
+    if content_type and "utf-16" in content_type:
+        raw = raw.decode().encode("utf-16")
+    body = assert_rejected(_send(http, "POST", ACTIONS, tokens["default"], raw, content_type), 415)
+    assert body["errorCode"] == "unsupported_media_type"
+    assert _action_named(http, tokens["default"], name) == []
+
+
+@pytest.mark.parametrize("content_type", NOT_JSON, ids=repr)
+def test_a_trigger_body_not_sent_as_json_is_a_415(http, tenant_flows, content_type):
+    raw = orjson.dumps({"event": {"user": {"user_id": unique("auth0|typed")}}})
+    assert_rejected(_send(http, "POST", EXECUTE, tenant_flows["default"], raw, content_type), 415)
+    assert_rejected(_send(http, "POST", CONTINUE, tenant_flows["default"], b'{"state": "x"}', content_type), 415)
+
+
+def test_every_body_taking_endpoint_refuses_a_text_plain_body(http, tokens):
+    action = http.post(ACTIONS, headers=bearer(tokens["default"]), json={
+        "name": unique("target"), "supported_triggers": POST_LOGIN, "code": TENANT_CODE, "deploy": True}).json()
+    version = http.get(f"{ACTIONS}/{action['id']}/versions", headers=bearer(tokens["default"])).json()["versions"][0]
+    user = http.post(f"{API}/users", headers=bearer(tokens["default"]),
+                     json={"user_id": unique("typed"), "connection": "Username-Password-Authentication"})
+    assert user.status_code == 201, user.text
+    user_path = f"{API}/users/{quote(user.json()['user_id'], safe='')}"
+    for method, path in [("PATCH", f"{ACTIONS}/{action['id']}"), ("POST", f"{ACTIONS}/{action['id']}/test"),
+                         ("POST", f"{ACTIONS}/{action['id']}/versions/{version['id']}/deploy"), ("PATCH", BINDINGS),
+                         ("POST", f"{API}/users"), ("PATCH", user_path), ("POST", f"{user_path}/roles"),
+                         ("POST", f"{API}/roles"), ("POST", f"{API}/clients")]:
+        assert_rejected(_send(http, method, path, tokens["default"], b"{}", "text/plain"), 415)
+
+
+@pytest.mark.parametrize("content_type", JSON, ids=repr)
+def test_json_with_or_without_a_utf8_charset_is_accepted(http, tenant_flows, content_type):
+    name = unique("typed-ok")
+    raw = orjson.dumps({"name": name, "supported_triggers": POST_LOGIN, "code": TENANT_CODE})
+    created = _send(http, "POST", ACTIONS, tenant_flows["default"], raw, content_type)
+    assert created.status_code == 201, created.text
+    raw = orjson.dumps({"event": {"user": {"user_id": unique("auth0|typed")}}})
+    executed = _send(http, "POST", EXECUTE, tenant_flows["default"], raw, content_type)
+    assert executed.status_code == 200 and executed.json()["status"] == "allowed", executed.text
+
+
+def test_requests_without_a_body_still_need_no_content_type(http, tokens):
+    action = http.post(ACTIONS, headers=bearer(tokens["default"]), json={
+        "name": unique("bodyless"), "supported_triggers": POST_LOGIN, "code": TENANT_CODE}).json()
+    deployed = http.post(f"{ACTIONS}/{action['id']}/deploy", headers=bearer(tokens["default"]))
+    assert deployed.status_code == 200, deployed.text
+    version = deployed.json()["id"]
+    rolled_back = http.post(f"{ACTIONS}/{action['id']}/versions/{version}/deploy", headers=bearer(tokens["default"]))
+    assert rolled_back.status_code == 200, rolled_back.text
+    # a body-taking endpoint sent nothing at all: the body is missing, not of the wrong type
+    assert_rejected(http.post(ACTIONS, headers=bearer(tokens["default"])), 400)

@@ -70,7 +70,7 @@ def server(tmp_path_factory):
 
 
 def _call(server, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
-    response = requests.request(method, server.url + path, headers=server.headers(),
+    response = requests.request(method, server.url + path, headers={**server.headers(), "Content-Type": "application/json"},
                                 data=orjson.dumps(body) if body is not None else None, timeout=30)
     assert response.status_code == expect, (method, path, response.status_code, response.text)
     return response.json() if response.content else None

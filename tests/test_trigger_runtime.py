@@ -357,7 +357,8 @@ async def test_bad_trigger_requests_get_4xx(make_server):
     async with api_client(server) as client:
         assert (await client.post("/triggers/no-such/execute", json={"event": {}})).status_code == 404
         assert (await client.post("/triggers/post-login/execute", json={"event": {"user": {}}})).status_code == 400
-        assert (await client.post("/triggers/post-login/execute", content=b"{nope")).status_code == 400
+        assert (await client.post("/triggers/post-login/execute", content=b"{nope",
+                                  headers={"Content-Type": "application/json"})).status_code == 400
         assert (await client.post("/triggers/post-login/continue", json={"state": "forged"})).status_code == 400
         limited = (await client.post("/triggers/post-login/execute", json={"event": {"user": {"user_id": "x" * 300}}}))
         assert limited.status_code == 400

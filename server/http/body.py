@@ -1,4 +1,4 @@
-"""Reading request bodies: size checked while reading, nesting checked before parsing."""
+"""Reading request bodies: media type checked first, size while reading, nesting before parsing."""
 
 from __future__ import annotations
 
@@ -62,7 +62,26 @@ def _inflate(raw: bytes, encoding: str, max_bytes: int) -> bytes:
     raise bad_request(f"The request body is not valid {encoding} data")
 
 
+def is_json_media_type(values: list[str]) -> bool:
+    """One Content-Type, application/json, with no charset or UTF-8: a body sent as text, a form,
+    multipart or UTF-16 is not taken for JSON because it happens to parse as JSON."""
+    if len(values) != 1:
+        return False
+    media_type, _, parameters = values[0].partition(";")
+    if media_type.strip().lower() != "application/json":
+        return False
+    for parameter in parameters.split(";"):
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
+            return False
+    return True
+
+
 async def read_json(request: web.Request, max_bytes: int, max_depth: int = MAX_DEPTH) -> Any:
+    if request.body_exists and not is_json_media_type(request.headers.getall("Content-Type", [])):
+        # as Auth0 does; a request without a body falls through to "Request body is required"
+        raise APIError(415, "Unsupported Media Type: send the body as application/json (charset utf-8)",
+                       "unsupported_media_type")
     encoding = request.headers.get("Content-Encoding", "").strip().lower()
     if encoding not in DECODABLE:
         raise APIError(415, f"Unsupported Content-Encoding '{encoding[:32]}'; send identity, gzip or deflate",

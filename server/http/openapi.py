@@ -629,7 +629,8 @@ RESPONSES = {
     "NotFound": _error("No such object in this tenant (another tenant's ids answer 404 too)."),
     "Conflict": _error("The name or id is taken."),
     "PayloadTooLarge": _error(f"The body exceeds {_DEFAULTS.max_body} bytes (after decompression)."),
-    "UnsupportedMediaType": _error("A Content-Encoding other than identity, gzip or deflate."),
+    "UnsupportedMediaType": _error("A body not sent as `application/json` (no charset, or UTF-8), or a "
+                                   "Content-Encoding other than identity, gzip or deflate."),
     "TooManyRequests": _error("Over the tenant's Write-User rate limit; retry at X-RateLimit-Reset.",
                               {name: {**h, "required": True} for name, h in RATE_HEADERS.items()}),
     "UriTooLong": _error("The request URL exceeds 8 KiB."),
