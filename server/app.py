@@ -23,6 +23,7 @@ from .access_tokens import AccessTokenVerifier, Keyring
 from .auth import ACCESS_TOKENS, DEFAULT_TENANT, SCOPES, TOKEN_CACHE, TokenCache, TokenStore, auth_middleware, new_token
 from .errors import error_middleware
 from .http.limits import PARSER_LINE_LIMIT, quiet_client_errors, request_size_middleware
+from .http.security_headers import add_security_headers, answer_parser_errors_without_echo
 from .metrics import METRICS, Metrics, RuntimeCollector, metrics_handler
 from .flows.action_cache import ActionCache
 from .flows.execution_log import ExecutionLog
@@ -262,6 +263,8 @@ def build_app(settings: Settings, sandbox_settings: SupervisorSettings | None = 
     app.middlewares.append(request_size_middleware)
     app.middlewares.append(auth_middleware)
     quiet_client_errors()
+    answer_parser_errors_without_echo()
+    app.on_response_prepare.append(add_security_headers)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_handler)
     app.router.add_routes(actions_http.routes)

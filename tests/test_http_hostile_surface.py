@@ -3,6 +3,7 @@ says about who it is, and what a body claims to be, do not decide what the serve
 
 from __future__ import annotations
 
+import socket
 import uuid
 from http import HTTPStatus
 from urllib.parse import parse_qs, quote, urlsplit
@@ -185,3 +186,56 @@ def test_requests_without_a_body_still_need_no_content_type(http, tokens):
     assert rolled_back.status_code == 200, rolled_back.text
     # a body-taking endpoint sent nothing at all: the body is missing, not of the wrong type
     assert_rejected(http.post(ACTIONS, headers=bearer(tokens["default"])), 400)
+
+
+# -- what error answers echo, and the headers every answer carries (issue 24, item 6) ----------
+
+SECRET = "ah_" + "s3cr3t" * 8
+MALFORMED = {
+    "bare LF": b"GET /api/v2/actions/actions HTTP/1.1\nHost: x\nAuthorization: Bearer " + SECRET.encode() + b"\n\n",
+    "NUL in a header": b"GET /api/v2/actions/actions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + SECRET.encode()
+                       + b"\x00\r\n\r\n",
+    "control in the target": b"GET /api/v2/\x01" + SECRET.encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+    "space before a colon": b"GET / HTTP/1.1\r\nHost: x\r\nAuthorization : Bearer " + SECRET.encode() + b"\r\n\r\n",
+    "bad header name": b"GET / HTTP/1.1\r\nHost: x\r\nX-T\x7fken: " + SECRET.encode() + b"\r\n\r\n",
+    "bad chunk size": b"POST " + EXECUTE.encode() + b" HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + SECRET.encode()
+                      + b"\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz" + SECRET.encode() + b"\r\n",
+    "not HTTP": SECRET.encode() + b"\r\n\r\n",
+}
+
+
+def _raw_exchange(server, raw: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
+        conn.sendall(raw)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize("raw", MALFORMED.values(), ids=MALFORMED.keys())
+def test_a_malformed_request_is_answered_in_auth0_shape_echoing_nothing(server, raw):
+    answer = _raw_exchange(server, raw)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    assert 400 <= status < 500, answer[:500]
+    assert SECRET.encode() not in answer and b"s3cr3t" not in answer, answer[:500]
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(b":") for line in head.split(b"\r\n")[1:])}
+    assert headers[b"content-type"].startswith(b"application/json"), answer[:500]
+    assert headers[b"x-content-type-options"] == b"nosniff", answer[:500]
+    error = orjson.loads(body)
+    assert error["statusCode"] == status and error["error"] == HTTPStatus(status).phrase, error
+
+
+def test_every_answer_says_nosniff(http, tokens):
+    admin = bearer(tokens["default"])
+    answers = [
+        http.get("/healthz"), http.get(f"{API}/openapi.json"), http.get(ACTIONS, headers=admin),
+        http.get(ACTIONS), http.get(ACTIONS, headers=bearer("wrong")), http.get(f"{ACTIONS}/nope", headers=admin),
+        http.get("/no/such/route"), http.put(ACTIONS, headers=admin), http.get("/" + "a" * 9000, headers=admin),
+        http.post(ACTIONS, headers=admin, content=b"x"),
+        http.post("/oauth/token", data={"grant_type": "client_credentials"}),
+        http.post(EXECUTE, headers=admin, json={"event": {}}),
+    ]
+    for response in answers:
+        assert response.headers.get("x-content-type-options") == "nosniff", (response.request.url, response.status_code)
