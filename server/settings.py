@@ -108,6 +108,14 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     add_npm_arguments(parser)
 
 
+def _group_flag(group: argparse._ArgumentGroup, name: str, kind: object, default: object, help: str,
+                metavar: str | None) -> None:
+    """--NAME in `group`, defaulting to its ACTIONHOST_* twin, then to `default`."""
+    env = _env(name)
+    group.add_argument("--" + name, type=kind, default=kind(env) if env is not None else default, metavar=metavar,
+                       help=f"{help} (env ACTIONHOST_{name.upper().replace('-', '_')}; default {default})")
+
+
 def add_npm_arguments(parser: argparse.ArgumentParser) -> None:
     """Where actions' npm dependencies are fetched from when an action is built, and how large
     an action's tree may be; the registry's token comes from ACTIONHOST_NPM_TOKEN."""
@@ -115,9 +123,7 @@ def add_npm_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("npm dependencies of actions")
 
     def flag(name: str, kind: object, default: object, help: str, metavar: str | None = None) -> None:
-        env = _env(name)
-        group.add_argument("--" + name, type=kind, default=kind(env) if env is not None else default, metavar=metavar,
-                           help=f"{help} (env ACTIONHOST_{name.upper().replace('-', '_')}; default {default})")
+        _group_flag(group, name, kind, default, help, metavar)
 
     flag("npm-registry", str, registry.url, "npm registry (or mirror) actions' dependencies are fetched from at "
          "build time; its token comes from ACTIONHOST_NPM_TOKEN", "URL")
@@ -149,9 +155,7 @@ def add_egress_arguments(parser: argparse.ArgumentParser) -> None:
                            help=f"{help} (repeatable; env {env}, comma-separated)")
 
     def flag(name: str, kind: object, default: object, help: str, metavar: str | None = None) -> None:
-        env = _env(name)
-        group.add_argument("--" + name, type=kind, default=kind(env) if env is not None else default, metavar=metavar,
-                           help=f"{help} (env ACTIONHOST_{name.upper().replace('-', '_')}; default {default})")
+        _group_flag(group, name, kind, default, help, metavar)
 
     listed("egress-allow", "PATTERN", "let hosts matching PATTERN (host, *.domain, IP or CIDR) reach private "
            "addresses, which are refused by default")

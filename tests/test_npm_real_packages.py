@@ -179,18 +179,13 @@ def test_the_packages_real_actions_use_work_unmodified(upstream, tmp_path):  # n
             secrets = {"UPSTREAM": f"https://{HOST}", "API_KEY": "k-123", "HS_SECRET": "hs-secret", "RSA_PRIVATE": private,
                        "RSA_PUBLIC": public, "DOMAIN": "actions.test", "CLIENT_ID": client["client_id"],
                        "CLIENT_SECRET": client["client_secret"]}
-            created = http.post("/api/v2/actions/actions", json={
-                "name": "real-packages", "supported_triggers": [{"id": "post-login", "version": "v3"}], "code": CODE,
-                "dependencies": DEPENDENCIES, "secrets": [{"name": k, "value": v} for k, v in secrets.items()]})
-            assert created.status_code == 201, created.text
-            deployed = http.post(f"/api/v2/actions/actions/{created.json()['id']}/deploy", timeout=300)
-            assert deployed.status_code == 200, deployed.text
-            esm = http.post("/api/v2/actions/actions", json={
-                "name": "esm-packages", "supported_triggers": [{"id": "post-login", "version": "v3"}], "code": ESM_CODE,
-                "dependencies": ESM_DEPENDENCIES, "secrets": [{"name": k, "value": v} for k, v in secrets.items()]})
-            assert esm.status_code == 201, esm.text
-            deployed = http.post(f"/api/v2/actions/actions/{esm.json()['id']}/deploy", timeout=300)
-            assert deployed.status_code == 200, deployed.text
+            for name, code, dependencies in (("real-packages", CODE, DEPENDENCIES), ("esm-packages", ESM_CODE, ESM_DEPENDENCIES)):
+                created = http.post("/api/v2/actions/actions", json={
+                    "name": name, "supported_triggers": [{"id": "post-login", "version": "v3"}], "code": code,
+                    "dependencies": dependencies, "secrets": [{"name": k, "value": v} for k, v in secrets.items()]})
+                assert created.status_code == 201, created.text
+                deployed = http.post(f"/api/v2/actions/actions/{created.json()['id']}/deploy", timeout=300)
+                assert deployed.status_code == 200, deployed.text
             bound = http.patch("/api/v2/actions/triggers/post-login/bindings",
                                json={"bindings": [{"ref": {"type": "action_name", "value": "real-packages"}},
                                                   {"ref": {"type": "action_name", "value": "esm-packages"}}]})

@@ -14,28 +14,12 @@ import orjson
 import pytest
 from conftest import ADMIN_TOKEN, free_port
 from test_faults import SET_KEY, api_client, deploy, event_for, execute, make_server, remote, seeded_user  # noqa: F401
-from test_profile_store_write_path import ScriptedStore, answer
+from test_profile_store_write_path import answer, elsewhere, store  # noqa: F401 - the scripted-store fixtures
 
 from server.cli import build_parser
 from server.settings import Settings, settings_from_args
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-async def store():
-    s = ScriptedStore()
-    await s.start()
-    yield s
-    await s.stop()
-
-
-@pytest.fixture
-async def elsewhere():
-    s = ScriptedStore()
-    await s.start()
-    yield s
-    await s.stop()
 
 
 async def execution_record(client: httpx.AsyncClient, execution_id: str) -> dict:

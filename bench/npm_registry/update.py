@@ -18,13 +18,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 
+from server.local.run import parse_dependencies  # noqa: E402 - NAME@VERSION, as `actionhost run --dependency`
 from server.npm import NpmLimits, PackageCache, Registry, RegistryConfig, build_tree  # noqa: E402
 
 DEFAULT = ["axios@1.7.8"]
 
 
 async def main(specs: list[str]) -> None:
-    deps = [{"name": s.rpartition("@")[0], "version": s.rpartition("@")[2]} for s in specs]
+    deps = parse_dependencies(specs)
     with tempfile.TemporaryDirectory() as scratch:
         cache = PackageCache(Path(scratch))
         async with Registry(RegistryConfig()) as registry:
